@@ -1,0 +1,60 @@
+# One task runner for users, developers and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv engine build up down logs verify scan bench lint unit integration test
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: deploy/requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r deploy/requirements/dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the development environment from the hash-locked requirements
+
+engine: venv ## make sure a Docker engine and Compose v2 answer (installs and starts them if needed)
+	deploy/scripts/engine.sh
+
+build: engine ## build the calculator image (falls back to a local base and wheelhouse when offline)
+	deploy/scripts/build.sh
+
+up: build ## build and start the stack; returns when the service is healthy
+	deploy/scripts/up.sh
+
+down: ## stop and remove the stack
+	docker compose down --remove-orphans
+
+logs: ## follow the service's logs
+	docker compose logs --follow calculator
+
+verify: venv ## check the running deployment against the hardening checklist
+	$(BIN)/python deploy/verify.py
+
+scan: build ## scan the image with Trivy; reports land in reports/
+	deploy/trivy/scan.sh
+
+bench: build ## print size, start-up, memory, rebuild and throughput figures beside a baseline
+	deploy/scripts/bench.sh
+
+lint: venv ## ruff, mypy (strict), hadolint and trivy config
+	ruff check .
+	ruff format --check .
+	mypy
+	hadolint Dockerfile deploy/trivy/Dockerfile
+	trivy config --quiet --skip-check-update --exit-code 1 .
+
+unit: venv ## fast tests without Docker
+	pytest tests/unit
+
+integration: engine ## tests against the running container stack
+	pytest -m integration tests/integration
+
+test: lint unit integration ## the whole suite, as CI runs it
