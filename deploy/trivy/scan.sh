@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Scans the calculator image with Trivy and gates on the result.
+#
+# Exit codes (the contract; `make scan` only says "failed" for any non-zero):
+#   0  every scan ran and found nothing at or above HIGH
+#   1  findings: a fixable HIGH/CRITICAL vulnerability not in .trivyignore.yaml,
+#      a secret in any layer or in the image config, or a HIGH/CRITICAL
+#      Dockerfile misconfiguration. A finding outranks an incomplete scan.
+#   2  a scan could not run (no image, no Docker, no vulnerability database,
+#      a Trivy error); never reported as clean.
+#
+# Reports (reports/): sbom.cdx.json, and for each of vulnerabilities, secrets
+# and misconfigurations a .json, .sarif and .txt (table), plus Trivy's log.
+#
+# Settings (environment): SCAN_IMAGE (image to scan), SCAN_DOCKERFILE,
+# SCAN_REPORTS_DIR, SCAN_WORK_DIR (scratch for the tarball), TRIVY_IMAGE
+# (scanner; pinned by digest when not the local build), TRIVY_NETWORK (none:
+# offline, the default; bridge: may download the database), TRIVY_DB_REPOSITORY
+# (a database mirror), TRIVY_SEVERITY (default HIGH,CRITICAL).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+version=0.76.0
+local_scanner=calculator-scan-trivy:$version
+image=${SCAN_IMAGE:-calculator:latest}
+dockerfile=${SCAN_DOCKERFILE:-$root/Dockerfile}
+reports=${SCAN_REPORTS_DIR:-$root/reports}
+work=${SCAN_WORK_DIR:-$root/build/scan}
+severity=${TRIVY_SEVERITY:-HIGH,CRITICAL}
+cache_volume=${TRIVY_CACHE_VOLUME:-calculator-scan-trivy-cache}
+export TRIVY_IMAGE=${TRIVY_IMAGE:-$local_scanner}
+if [ -z "${TRIVY_NETWORK:-}" ]; then
+  # A mirror is useless without a network; otherwise stay offline.
+  if [ -n "${TRIVY_DB_REPOSITORY:-}" ]; then TRIVY_NETWORK=bridge; else TRIVY_NETWORK=none; fi
+fi
+export TRIVY_NETWORK TRIVY_CACHE_VOLUME=$cache_volume
+export SCAN_INPUT_DIR=$work SCAN_REPORTS_DIR=$reports
+
+# Trivy exits 1 both for errors and (by default) for findings, so findings get
+# their own code inside and are mapped to this script's contract at the end.
+readonly TRIVY_FINDINGS=3
+readonly CLEAN=0 FINDINGS=1 NOT_RUN=2
+
+say() { printf 'scan: %s\n' "$*" >&2; }
+fail_to_run() {
+  say "could not run: $*"
+  exit "$NOT_RUN"
+}
+
+# Runs the scanner container; stdout is the report, stderr Trivy's log.
+trivy() {
+  docker compose --project-name calculator-scan --file "$here/compose.yaml" \
+    --profile scan run --rm --no-TTY trivy "$@"
+}
+
+prepare_scanner() {
+  if [ "$TRIVY_IMAGE" = "$local_scanner" ]; then
+    "$here/image.sh" || fail_to_run "cannot build the scanner image $local_scanner"
+    return
+  fi
+  case $TRIVY_IMAGE in
+    *@sha256:*) ;;
+    *) fail_to_run "TRIVY_IMAGE=$TRIVY_IMAGE is not pinned by digest (name:tag@sha256:...)" ;;
+  esac
+  docker image inspect "$TRIVY_IMAGE" >/dev/null 2>&1 || docker pull --quiet "$TRIVY_IMAGE" >/dev/null ||
+    fail_to_run "cannot pull $TRIVY_IMAGE"
+  # The official image has no cache directory of its own, so a fresh volume
+  # would be root's; hand it to the scanner's user once, with only CHOWN.
+  docker run --rm --user 0 --cap-drop ALL --cap-add CHOWN --network none \
+    --volume "$cache_volume:/cache" --entrypoint chown "$TRIVY_IMAGE" 10001:10001 /cache ||
+    fail_to_run "cannot prepare the cache volume $cache_volume"
+}
+
+prepare_input() {
+  trap 'rm -rf "$work"' EXIT
+  docker image inspect "$image" >/dev/null 2>&1 || fail_to_run "image $image not found (run make build)"
+  [ -f "$dockerfile" ] || fail_to_run "Dockerfile $dockerfile not found"
+  rm -rf "$work" && mkdir -p "$work" "$reports" || fail_to_run "cannot create $work or $reports"
+  # The scanner's user is not the caller: it needs to read, never write.
+  chmod 0755 "$work"
+  docker save --output "$work/image.tar" "$image" || fail_to_run "docker save $image failed"
+  cp "$dockerfile" "$work/Dockerfile" && cp "$here/.trivyignore.yaml" "$work/.trivyignore.yaml"
+  chmod 0644 "$work"/image.tar "$work"/Dockerfile "$work"/.trivyignore.yaml
+  # Stale reports from an earlier run must never pass for this run's.
+  rm -f "$reports"/{sbom.cdx.json,vulnerabilities,secrets,misconfigurations}.{json,sarif,txt,log}
+}
+
+offline_flags=()
+[ "$TRIVY_NETWORK" = none ] && offline_flags=(--skip-db-update --skip-java-db-update --offline-scan)
+common=(--quiet --timeout "${TRIVY_TIMEOUT:-10m}")
+gate=(--severity "$severity" --ignorefile /input/.trivyignore.yaml --exit-code "$TRIVY_FINDINGS")
+
+declare -A outcome=()
+
+# run_scan NAME SCANNER TRIVY-ARGS...: writes reports/NAME.{json,sarif,txt,log}
+# and records the outcome.
+run_scan() {
+  local name=$1 scanner=$2 rc
+  shift 2
+  trivy "$@" --format json >"$reports/$name.json" 2>"$reports/$name.log"
+  rc=$?
+  case $rc in
+    0) outcome[$name]=clean ;;
+    "$TRIVY_FINDINGS") outcome[$name]=findings ;;
+    *) outcome[$name]="could not run: $(reason "$reports/$name.log")" ;;
+  esac
+  if [ "$rc" -eq 0 ] || [ "$rc" -eq "$TRIVY_FINDINGS" ]; then
+    trivy convert --quiet --scanners "$scanner" --format sarif "/reports/$name.json" \
+      >"$reports/$name.sarif" 2>>"$reports/$name.log" &&
+      trivy convert --quiet --scanners "$scanner" --format table "/reports/$name.json" \
+        >"$reports/$name.txt" 2>>"$reports/$name.log" ||
+      outcome[$name]="could not run: converting $name.json failed (see $name.log)"
+  else
+    rm -f "$reports/$name.json"
+  fi
+}
+
+# One line saying why Trivy stopped, with the remedy when it is known.
+reason() {
+  if grep -q -e 'cannot be specified on the first run' -e 'failed to download vulnerability DB' "$1"; then
+    printf 'no vulnerability database (none cached in volume %s and %s); %s' "$cache_volume" \
+      "$([ "$TRIVY_NETWORK" = none ] && echo 'the scanner is offline' || echo 'the download failed')" \
+      'fill the volume on a connected host (TRIVY_NETWORK=bridge make scan) or set TRIVY_DB_REPOSITORY to a reachable mirror'
+  else
+    # Trivy's log lines are tab-separated; the last field is the message.
+    grep -E 'FATAL|ERROR' "$1" | tail -n 1 | awk -F '\t' '{print $NF}' | grep . || echo "Trivy failed (see $1)"
+  fi
+}
+
+prepare_scanner
+prepare_input
+say "scanning $image with $TRIVY_IMAGE (network: $TRIVY_NETWORK, gate: $severity)"
+
+input=(image --input /input/image.tar)
+if trivy "${input[@]}" "${common[@]}" --format cyclonedx >"$reports/sbom.cdx.json" 2>"$reports/sbom.log"; then
+  outcome[sbom]=written
+else
+  outcome[sbom]="could not run: $(reason "$reports/sbom.log")"
+fi
+run_scan secrets secret "${input[@]}" "${common[@]}" "${gate[@]}" \
+  --scanners secret --image-config-scanners secret --list-all-pkgs=false
+run_scan misconfigurations misconfig config "${common[@]}" "${gate[@]}" --skip-check-update \
+  /input/Dockerfile
+run_scan vulnerabilities vuln "${input[@]}" "${common[@]}" "${gate[@]}" "${offline_flags[@]}" \
+  --scanners vuln --ignore-unfixed
+
+verdict=$CLEAN
+for name in sbom secrets misconfigurations vulnerabilities; do
+  say "$(printf '%-18s %s' "$name" "${outcome[$name]}")"
+  case ${outcome[$name]} in
+    findings) verdict=$FINDINGS ;;
+    could\ not\ run*) [ "$verdict" -eq "$CLEAN" ] && verdict=$NOT_RUN ;;
+  esac
+done
+case $verdict in
+  "$CLEAN") say "clean: reports in $reports" ;;
+  "$FINDINGS") say "FINDINGS at $severity: see $reports/*.txt" ;;
+  *) say "INCOMPLETE: at least one scan could not run; the image is not known to be clean" ;;
+esac
+exit "$verdict"
