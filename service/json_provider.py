@@ -1,0 +1,47 @@
+"""JSON output where a Decimal is an exact JSON number, never a string or a float.
+
+Flask's default provider turns Decimal into a string and the json module has no
+way to emit raw number text, so responses (small dicts and lists of plain values)
+are serialised here by a short recursive encoder.
+"""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from json.encoder import encode_basestring_ascii
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+
+from service.numbers import format_number
+
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+def encode_json(value: Any) -> str:
+    """Serialise ``value`` compactly; Decimal becomes its exact number text."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if isinstance(value, Decimal):
+        return format_number(value)
+    if isinstance(value, Mapping):
+        members = ",".join(
+            f"{encode_basestring_ascii(str(key))}:{encode_json(item)}"
+            for key, item in value.items()
+        )
+        return f"{{{members}}}"
+    if isinstance(value, list | tuple):
+        return f"[{','.join(encode_json(item) for item in value)}]"
+    if value is None or isinstance(value, bool):
+        return _CONSTANTS[value]
+    if isinstance(value, int):
+        return int.__repr__(value)
+    # Floats would bring NaN, Infinity and binary round-off back: the service never emits them.
+    raise TypeError(f"cannot encode {type(value).__name__} as exact JSON")
+
+
+class ExactJSONProvider(DefaultJSONProvider):
+    """Flask JSON provider whose output keeps every Decimal exact."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise ``obj``; formatting keyword arguments are ignored (output is compact)."""
+        return encode_json(obj)
