@@ -1,5 +1,21 @@
-"""An HTTP calculator with exact decimal arithmetic."""
+"""An HTTP calculator with exact decimal arithmetic.
 
-from service.app import create_app
+``create_app`` is imported on first use, not with the package: the gunicorn config
+and the container health check import small modules of this package and must not
+pull in Flask and prometheus_client (which fixes its storage mode when imported).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from service.app import create_app  # noqa: PLC0415 - deferred on purpose, see above
+
+        return create_app
+    raise AttributeError(f"module 'service' has no attribute {name!r}")

@@ -42,12 +42,8 @@ class RequestMetrics:
             buckets=DURATION_BUCKETS,
             registry=None,
         )
-        self.registry = CollectorRegistry(auto_describe=True)
-        if os.environ.get(MULTIPROCESS_DIR_ENV):
-            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
-        else:
-            self.registry.register(self.requests)
-            self.registry.register(self.duration)
+        self._multiprocess = bool(os.environ.get(MULTIPROCESS_DIR_ENV))
+        self._registry: CollectorRegistry | None = None
         self._observers: dict[tuple[str, str, int], Callable[[float], None]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -72,4 +68,17 @@ class RequestMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """Return the exposition text and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self._exposed()), CONTENT_TYPE_LATEST
+
+    def _exposed(self) -> CollectorRegistry:
+        # Built at the first scrape: under gunicorn the multiprocess directory is
+        # created after the app is preloaded, just before the workers start.
+        if self._registry is None:
+            registry = CollectorRegistry(auto_describe=True)
+            if self._multiprocess:
+                multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            else:
+                registry.register(self.requests)
+                registry.register(self.duration)
+            self._registry = registry
+        return self._registry
