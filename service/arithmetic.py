@@ -3,65 +3,44 @@
 Each Calculator owns a ``decimal.Context`` (the thread-global one is never
 touched, so settings cannot leak between threads or tests). Results are
 rounded to ``precision`` significant digits with ``rounding``; a result whose
-magnitude lies outside ``10**-max_exponent .. 10**max_exponent`` is refused,
-and ``power`` estimates that magnitude before it computes anything.
+magnitude lies outside the bound (see ``service.magnitude``) is refused, and
+``power`` estimates that magnitude before it computes anything.
 """
 
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+from typing import ParamSpec
 
-from service.errors import (
-    DivisionByZeroError,
-    NegativeSquareRootError,
-    OperandOutOfRangeError,
-    ResultTooLargeError,
-    ResultTooSmallError,
-    UndefinedResultError,
-)
+from service.arithmetic_limits import ArithmeticLimits
+from service.errors import DivisionByZeroError, NegativeSquareRootError, UndefinedResultError
+from service.magnitude import MagnitudeBound
+from service.operation import Operation
 
-ROUNDING_MODES = frozenset(
-    {
-        decimal.ROUND_CEILING,
-        decimal.ROUND_DOWN,
-        decimal.ROUND_FLOOR,
-        decimal.ROUND_HALF_DOWN,
-        decimal.ROUND_HALF_EVEN,
-        decimal.ROUND_HALF_UP,
-        decimal.ROUND_UP,
-        decimal.ROUND_05UP,
-    }
-)
-MAX_PRECISION = 1000
-"""Above this, sqrt and non-integer powers (exp/ln series) stop being instant."""
-MAX_MAX_EXPONENT = 100_000
-"""Keeps the exact remainder in ``mod`` (its working precision grows with it) cheap."""
+__all__ = ["OPERATIONS", "ArithmeticLimits", "Calculator", "Operation"]
+
+_Arguments = ParamSpec("_Arguments")
 
 
-@dataclass(frozen=True)
-class ArithmeticLimits:
-    """Precision, rounding and magnitude bound for every result."""
+def _decimal_signals_as_domain_errors(
+    method: Callable[_Arguments, Decimal],
+) -> Callable[_Arguments, Decimal]:
+    """A safety net: a decimal signal the checks did not foresee becomes a 422, never a 500."""
 
-    precision: int = 28
-    rounding: str = decimal.ROUND_HALF_EVEN
-    max_exponent: int = 1000
+    @functools.wraps(method)
+    def guarded(*args: _Arguments.args, **kwargs: _Arguments.kwargs) -> Decimal:
+        try:
+            return method(*args, **kwargs)
+        except decimal.DecimalException as error:
+            raise UndefinedResultError(
+                f"{method.__name__} has no defined result for these operands"
+            ) from error
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.precision <= MAX_PRECISION:
-            raise ValueError(
-                f"precision must be between 1 and {MAX_PRECISION}, not {self.precision}"
-            )
-        if self.rounding not in ROUNDING_MODES:
-            names = ", ".join(sorted(ROUNDING_MODES))
-            raise ValueError(f"rounding must be one of {names}, not {self.rounding!r}")
-        if not 1 <= self.max_exponent <= MAX_MAX_EXPONENT:
-            raise ValueError(
-                f"max_exponent must be between 1 and {MAX_MAX_EXPONENT}, not {self.max_exponent}"
-            )
+    return guarded
 
 
 class Calculator:
@@ -74,8 +53,9 @@ class Calculator:
 
     def __init__(self, limits: ArithmeticLimits) -> None:
         self.limits = limits
-        # Exponent limits are left wide open: the bound is checked explicitly so
-        # it yields a clear error instead of decimal's Overflow or silent subnormals.
+        self._bound = MagnitudeBound(limits.max_exponent)
+        # Exponent limits are left wide open: MagnitudeBound checks explicitly so
+        # the user gets a clear error instead of decimal's Overflow or subnormals.
         self._context = decimal.Context(
             prec=limits.precision,
             rounding=limits.rounding,
@@ -84,26 +64,38 @@ class Calculator:
             traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
         )
 
+    @_decimal_signals_as_domain_errors
     def plus(self, a: Decimal) -> Decimal:
         """``a`` rounded to the working precision (what a literal evaluates to)."""
-        return self._bounded(self._context.plus(self._operand(a)))
+        return self._bound.check_result(self._context.plus(self._bound.check_operand(a)))
 
+    @_decimal_signals_as_domain_errors
     def negate(self, a: Decimal) -> Decimal:
         """``-a``, rounded."""
-        return self._bounded(self._context.minus(self._operand(a)))
+        return self._bound.check_result(self._context.minus(self._bound.check_operand(a)))
 
+    @_decimal_signals_as_domain_errors
     def add(self, a: Decimal, b: Decimal) -> Decimal:
         """``a + b``, rounded."""
-        return self._bounded(self._context.add(self._operand(a), self._operand(b)))
+        return self._bound.check_result(
+            self._context.add(self._bound.check_operand(a), self._bound.check_operand(b))
+        )
 
+    @_decimal_signals_as_domain_errors
     def subtract(self, a: Decimal, b: Decimal) -> Decimal:
         """``a - b``, rounded."""
-        return self._bounded(self._context.subtract(self._operand(a), self._operand(b)))
+        return self._bound.check_result(
+            self._context.subtract(self._bound.check_operand(a), self._bound.check_operand(b))
+        )
 
+    @_decimal_signals_as_domain_errors
     def multiply(self, a: Decimal, b: Decimal) -> Decimal:
         """``a * b``, rounded."""
-        return self._bounded(self._context.multiply(self._operand(a), self._operand(b)))
+        return self._bound.check_result(
+            self._context.multiply(self._bound.check_operand(a), self._bound.check_operand(b))
+        )
 
+    @_decimal_signals_as_domain_errors
     def divide(self, a: Decimal, b: Decimal) -> Decimal:
         """``a / b``, rounded.
 
@@ -111,9 +103,10 @@ class Calculator:
             DivisionByZeroError: ``b`` is zero and ``a`` is not.
             UndefinedResultError: both are zero.
         """
-        self._check_divisor(self._operand(a), self._operand(b))
-        return self._bounded(self._context.divide(a, b))
+        self._check_divisor(self._bound.check_operand(a), self._bound.check_operand(b))
+        return self._bound.check_result(self._context.divide(a, b))
 
+    @_decimal_signals_as_domain_errors
     def mod(self, a: Decimal, b: Decimal) -> Decimal:
         """``a`` modulo ``b``, floored: the result has the sign of ``b`` (``-7 mod 3 == 2``).
 
@@ -125,13 +118,14 @@ class Calculator:
             DivisionByZeroError: ``b`` is zero and ``a`` is not.
             UndefinedResultError: both are zero.
         """
-        self._check_divisor(self._operand(a), self._operand(b))
+        self._check_divisor(self._bound.check_operand(a), self._bound.check_operand(b))
         exact = self._exact_context(a, b)
         remainder = exact.remainder(a, b)
         if remainder and remainder.is_signed() != b.is_signed():
             remainder = exact.add(remainder, b)
-        return self._bounded(self._context.plus(remainder))
+        return self._bound.check_result(self._context.plus(remainder))
 
+    @_decimal_signals_as_domain_errors
     def power(self, a: Decimal, b: Decimal) -> Decimal:
         """``a ** b``, rounded; the result's magnitude is estimated and bounded first.
 
@@ -142,8 +136,8 @@ class Calculator:
             UndefinedResultError: ``0 ** b`` with ``b < 0``, or a negative base with a
                 non-integer exponent (no real result).
         """
-        a, b = self._operand(a), self._operand(b)
-        integral = b == b.to_integral_value()
+        a, b = self._bound.check_operand(a), self._bound.check_operand(b)
+        integral = b == b.to_integral_value(context=self._context)
         if not a:
             if b < 0:
                 raise UndefinedResultError(f"0 raised to the negative power {b} is undefined")
@@ -152,42 +146,22 @@ class Calculator:
             raise UndefinedResultError(
                 f"a negative base ({a}) raised to a non-integer power ({b}) has no real result"
             )
-        if abs(a) == 1:
+        if a.copy_abs() == 1:
             # Exact, and spares decimal a walk over the bits of a huge exponent.
-            odd = integral and b % 2 == 1
-            return Decimal(-1) if a < 0 and odd else Decimal(1)
-        self._check_power_magnitude(a, b)
-        return self._bounded(self._context.power(a, b))
+            return Decimal(-1) if a < 0 and _is_odd_integer(b) else Decimal(1)
+        self._bound.check_power(a, b)
+        return self._bound.check_result(self._context.power(a, b))
 
+    @_decimal_signals_as_domain_errors
     def sqrt(self, a: Decimal) -> Decimal:
         """The square root of ``a``, correctly rounded.
 
         Raises:
             NegativeSquareRootError: ``a`` is negative.
         """
-        if self._operand(a) < 0:
+        if self._bound.check_operand(a) < 0:
             raise NegativeSquareRootError(f"the square root of {a} is not a real number")
-        return self._bounded(self._context.sqrt(a))
-
-    def _operand(self, value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise UndefinedResultError(f"{value} is not a finite number")
-        if value and abs(value.adjusted()) > self.limits.max_exponent:
-            raise OperandOutOfRangeError(
-                f"{value} lies outside the accepted magnitude "
-                f"1e-{self.limits.max_exponent} to 1e{self.limits.max_exponent}"
-            )
-        return value
-
-    def _bounded(self, result: Decimal) -> Decimal:
-        bound = self.limits.max_exponent
-        if not result:
-            return Decimal(0)  # also turns -0 into 0: a calculator has one zero
-        if result.adjusted() > bound:
-            raise ResultTooLargeError(f"the result exceeds 1e{bound} in magnitude")
-        if result.adjusted() < -bound:
-            raise ResultTooSmallError(f"the result is non-zero but smaller than 1e-{bound}")
-        return result
+        return self._bound.check_result(self._context.sqrt(a))
 
     @staticmethod
     def _check_divisor(a: Decimal, b: Decimal) -> None:
@@ -196,21 +170,6 @@ class Calculator:
         if not a:
             raise UndefinedResultError("0 divided by 0 is undefined")
         raise DivisionByZeroError(f"{a} cannot be divided by zero")
-
-    def _check_power_magnitude(self, a: Decimal, b: Decimal) -> None:
-        # log10|a ** b| = b * log10|a|; a few digits suffice to compare with the
-        # bound, and this costs the same for b = 2 and b = 999999999.
-        estimate_context = decimal.Context(prec=12, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-        magnitude = estimate_context.multiply(estimate_context.log10(abs(a)), b)
-        # One unit of slack: the exact check in _bounded decides the border cases.
-        if magnitude > self.limits.max_exponent + 1:
-            raise ResultTooLargeError(
-                f"{a} ** {b} is about 1e{magnitude:.0f}, beyond 1e{self.limits.max_exponent}"
-            )
-        if magnitude < -self.limits.max_exponent - 1:
-            raise ResultTooSmallError(
-                f"{a} ** {b} is about 1e{magnitude:.0f}, below 1e-{self.limits.max_exponent}"
-            )
 
     def _exact_context(self, a: Decimal, b: Decimal) -> decimal.Context:
         """A context wide enough that the integer quotient and remainder of a / b are exact."""
@@ -226,26 +185,13 @@ class Calculator:
         )
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One calculator operation as the HTTP layer and its documentation see it."""
-
-    name: str
-    arity: int
-    symbol: str
-    summary: str
-    function: Callable[..., Decimal]
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        """The operand names, in order: ``("a", "b")`` or ``("a",)``."""
-        return ("a", "b")[: self.arity]
-
-    def apply(self, calculator: Calculator, *operands: Decimal) -> Decimal:
-        """Run the operation on ``calculator``; the operand count must match ``arity``."""
-        if len(operands) != self.arity:
-            raise ValueError(f"{self.name} takes {self.arity} operands, not {len(operands)}")
-        return self.function(calculator, *operands)
+def _is_odd_integer(value: Decimal) -> bool:
+    """Parity from the digits: ``%`` would use the thread's context and may round or trap."""
+    _, digits, exponent = value.as_tuple()
+    units = len(digits) - 1 + int(exponent)
+    return (
+        value == value.to_integral_value() and 0 <= units < len(digits) and digits[units] % 2 == 1
+    )
 
 
 OPERATIONS: Mapping[str, Operation] = MappingProxyType(
