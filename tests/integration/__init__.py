@@ -1,0 +1,1 @@
+"""Tests against the real container stack, brought up with docker compose."""

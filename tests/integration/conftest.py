@@ -1,0 +1,85 @@
+"""Fixtures for the container tests: a Docker engine, the built image, the running stack.
+
+No fixture here is autouse: a test asks for what it needs, so modules with their own
+fixtures (the scan tests) never start the stack by accident.
+"""
+
+import os
+import subprocess
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .compose_project import ComposeProject
+from .docker_cli import ROOT, docker, free_port
+
+BUILD_TIMEOUT_SECONDS = 900
+
+
+def require_docker() -> None:
+    """Skip when no engine answers; in CI (CI=true) a missing engine is a failure instead."""
+    try:
+        answered = docker("info", "--format", "{{.ServerVersion}}", check=False, timeout=30)
+        reason = answered.stderr.strip() if answered.returncode else ""
+    except (OSError, subprocess.TimeoutExpired) as error:
+        reason = str(error)
+    if reason:
+        message = f"no Docker engine answers: {reason}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The calculator image, built (or found up to date) by the project's build script."""
+    require_docker()
+    built = subprocess.run(
+        [str(ROOT / "deploy/scripts/build.sh")],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_SECONDS,
+        check=False,
+        cwd=ROOT,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"deploy/scripts/build.sh failed:\n{built.stdout}{built.stderr}")
+    # The script prints the tag it built as its last line of stdout.
+    return built.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def stack(image: str) -> Iterator[ComposeProject]:
+    """The compose stack under its own project name and port, up and healthy for the session."""
+    with ComposeProject("calculator-it", free_port()).running() as project:
+        yield project
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """An HTTP session that never follows redirects, so every answer is seen as sent."""
+    with requests.Session() as session:
+        session.max_redirects = 0
+        yield session
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A path for a temporary config.json, created readable for the container's user."""
+    path = tmp_path / "config.json"
+    path.touch(mode=0o644)
+    return path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the stack's logs to every failed test that used it."""
+    report = yield
+    project = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and isinstance(project, ComposeProject):
+        report.sections.append(("calculator logs", project.logs()))
+    return report

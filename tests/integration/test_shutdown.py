@@ -1,0 +1,76 @@
+"""Graceful stop: `docker compose stop` lets requests in flight finish and exits 0 in time."""
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .compose_project import ComposeProject
+from .docker_cli import LOOPBACK, free_port, gunicorn_workers, inspect, wait_for
+
+pytestmark = pytest.mark.integration
+
+# Held open by fewer clients than there are workers, so every one is accepted by a worker.
+IN_FLIGHT = 3
+REQUEST_HEAD = b"GET /add?a=40&b=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+
+
+@pytest.fixture
+def stoppable(image: str) -> Iterator[ComposeProject]:
+    """A stack of its own, since this test stops it."""
+    with ComposeProject("calculator-it-stop", free_port()).running() as project:
+        yield project
+
+
+def open_request(port: int) -> socket.socket:
+    """Send all of a request but its final blank line: a worker now waits inside it."""
+    connection = socket.create_connection((LOOPBACK, port), timeout=30)
+    connection.sendall(REQUEST_HEAD)
+    return connection
+
+
+def finish_request(connection: socket.socket) -> tuple[int, dict[str, object]]:
+    """Send the blank line that completes the request; return the status and JSON body."""
+    with connection:
+        connection.sendall(b"\r\n")
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        body = response.read()  # IncompleteRead if the answer is cut short
+        return response.status, json.loads(body)
+
+
+def timed_stop(project: ComposeProject) -> tuple[float, int]:
+    """Run `docker compose stop`; return its duration and exit code."""
+    started = time.monotonic()
+    stopped = project.compose("stop", timeout=120)
+    return time.monotonic() - started, stopped.returncode
+
+
+def test_stop_finishes_requests_in_flight_and_exits_zero(stoppable: ComposeProject) -> None:
+    """Requests a worker holds when SIGTERM arrives complete with 200; exit 0 inside the grace."""
+    container_id = stoppable.container_id()
+    _, workers = gunicorn_workers(container_id)
+    assert len(workers) > IN_FLIGHT
+    grace = inspect(container_id)["Config"]["StopTimeout"]
+    connections = [open_request(stoppable.port) for _ in range(IN_FLIGHT)]
+    time.sleep(0.5)  # let the workers accept them
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stopping = pool.submit(timed_stop, stoppable)
+        wait_for(
+            lambda: "Handling signal: term" in stoppable.logs(),
+            seconds=20,
+            what="gunicorn receiving SIGTERM",
+        )
+        assert not stopping.done()  # the requests below are truly in flight during the stop
+        answers = [finish_request(connection) for connection in connections]
+        seconds, returncode = stopping.result(timeout=120)
+    assert answers == [(200, {"operation": "add", "a": 40, "b": 2, "result": 42})] * IN_FLIGHT
+    state = inspect(container_id)["State"]
+    assert returncode == 0
+    assert state["Status"] == "exited"
+    assert state["ExitCode"] == 0
+    assert seconds < grace
