@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds a stand-in for python:3.11-slim-bookworm from Debian packages, for
+# hosts that cannot pull from a registry.
+#
+# The result matches what the Dockerfile relies on in the official image:
+# Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and python3.11 on
+# /usr/local/bin, C.UTF-8, CA certificates and tzdata. It is trimmed like
+# Debian's own slim images (no docs, man pages, locales, apt lists or caches,
+# no stdlib byte code) so it is no larger than the official slim image.
+#
+# Usage: base-image.sh [TAG]   (default calculator-base:3.11-slim-bookworm)
+# Builds only when TAG is missing; BASE_REBUILD=1 forces a rebuild.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tag=${1:-calculator-base:3.11-slim-bookworm}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+say() { printf 'base-image: %s\n' "$*" >&2; }
+
+if [ "${BASE_REBUILD:-0}" != 1 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+  say "$tag present"
+  exit 0
+fi
+
+if ! command -v mmdebstrap >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "mmdebstrap is missing and installing it needs root: apt-get install mmdebstrap"
+    exit 1
+  fi
+  say "installing mmdebstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+fi
+
+# Keeps these paths out at unpack time, as Debian's slim images do; copyright
+# files stay because the licences require them.
+dpkg_excludes=(
+  --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright'
+  --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/info/*'
+  --dpkgopt='path-exclude=/usr/share/groff/*'
+  --dpkgopt='path-exclude=/usr/share/lintian/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-include=/usr/share/locale/locale.alias'
+)
+
+say "building $tag with mmdebstrap (Debian bookworm, python3.11)"
+# SOURCE_DATE_EPOCH makes the root file system reproducible for a given mirror state.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d 'today 00:00' +%s)} \
+mmdebstrap --quiet --variant=minbase --format=tar \
+  --include=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd \
+  --aptopt='Acquire::Languages "none"' \
+  --aptopt='APT::Install-Recommends "false"' \
+  "${dpkg_excludes[@]}" \
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+  --customize-hook="$root/deploy/base/trim.sh" \
+  bookworm - \
+  "deb $mirror bookworm main" \
+  "deb $mirror bookworm-updates main" \
+  "deb $security_mirror bookworm-security main" |
+  docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    --message "Debian bookworm + python3.11 stand-in for python:3.11-slim-bookworm" \
+    - "$tag" >/dev/null
+
+say "built $tag ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
