@@ -1,0 +1,315 @@
+"""The Trivy scan service: exit-code contract, reports, findings, and the scanner's hardening.
+
+Each scan runs once per module (a scan of the ~150 MB image takes a while) in its own
+cache volume, reports directory and scratch directory, all removed afterwards.
+"""
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import require_docker
+from .docker_cli import ROOT, docker
+from .scan_fixtures import (
+    CLEAN,
+    FINDINGS,
+    LOAD_DB_COMMAND,
+    NOT_RUN,
+    ScanRun,
+    build_image,
+    fake_github_token,
+    locked_version,
+    remove_image,
+    remove_volume,
+    run_scan,
+    write_empty_vulnerability_db,
+)
+
+pytestmark = pytest.mark.integration
+
+TRIVY_VERSION = "0.76.0"
+LOCAL_SCANNER = f"calculator-scan-trivy:{TRIVY_VERSION}"
+PER_FORMAT_REPORTS = ("json", "sarif", "txt")
+# Each run of this module gets its own names so parallel runs never share state.
+RUN_ID = f"{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def cache_volume() -> Iterator[str]:
+    """An empty scanner cache volume: no vulnerability database, as on an offline host."""
+    name = f"calculator-scan-test-{RUN_ID}-empty"
+    yield name
+    remove_volume(name)
+
+
+@pytest.fixture(scope="module")
+def offline_scan(
+    image: str, cache_volume: str, tmp_path_factory: pytest.TempPathFactory
+) -> ScanRun:
+    """The calculator image scanned offline with no vulnerability database."""
+    workspace = tmp_path_factory.mktemp("offline-scan")
+    return run_scan(
+        workspace, image=image, dockerfile=ROOT / "Dockerfile", cache_volume=cache_volume
+    )
+
+
+@pytest.fixture(scope="module")
+def planted_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """A throwaway image carrying a token, built from a Dockerfile that keeps USER root.
+
+    Yields (image tag, the token, the Dockerfile). Generated here, never committed, so
+    `make lint` only ever sees the project's own Dockerfiles.
+    """
+    require_docker()
+    context = tmp_path_factory.mktemp("planted-secret")
+    token = fake_github_token()
+    (context / "settings.env").write_text(f"GITHUB_TOKEN={token}\n", encoding="utf-8")
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(
+        "FROM scratch\nCOPY settings.env /srv/settings.env\nUSER root\n", encoding="utf-8"
+    )
+    tag = build_image(f"calculator-scan-test-{RUN_ID}-secret:latest", context)
+    yield tag, token, dockerfile
+    remove_image(tag)
+
+
+@pytest.fixture(scope="module")
+def dirty_scan(
+    planted_secret: tuple[str, str, Path],
+    cache_volume: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ScanRun:
+    """The planted-secret image and its root-user Dockerfile, scanned with no database."""
+    tag, _, dockerfile = planted_secret
+    workspace = tmp_path_factory.mktemp("dirty-scan")
+    return run_scan(workspace, image=tag, dockerfile=dockerfile, cache_volume=cache_volume)
+
+
+@pytest.fixture(scope="module")
+def loaded_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A cache volume filled by load-db.sh, as on an air-gapped host given a database."""
+    require_docker()
+    name = f"calculator-scan-test-{RUN_ID}-loaded"
+    database = write_empty_vulnerability_db(tmp_path_factory.mktemp("trivy-db") / "db")
+    loaded = subprocess.run(
+        [str(LOAD_DB_COMMAND), str(database)],
+        env={**os.environ, "TRIVY_CACHE_VOLUME": name},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    yield name
+    remove_volume(name)
+
+
+@pytest.fixture(scope="module")
+def clean_scan(
+    loaded_cache_volume: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScanRun]:
+    """A harmless throwaway image and a clean Dockerfile, scanned with a database present."""
+    context = tmp_path_factory.mktemp("clean-image")
+    (context / "greeting.txt").write_text("hello\n", encoding="utf-8")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY greeting.txt /srv/greeting.txt\n", encoding="utf-8"
+    )
+    tag = build_image(f"calculator-scan-test-{RUN_ID}-clean:latest", context)
+    try:
+        yield run_scan(
+            tmp_path_factory.mktemp("clean-scan"),
+            image=tag,
+            dockerfile=ROOT / "deploy/trivy/Dockerfile",
+            cache_volume=loaded_cache_volume,
+        )
+    finally:
+        remove_image(tag)
+
+
+def scanner_service() -> dict[str, Any]:
+    """The `trivy` service as `docker compose --profile scan config` resolves the project."""
+    completed = subprocess.run(
+        ["docker", "compose", "--profile", "scan", "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    service: dict[str, Any] = json.loads(completed.stdout)["services"]["trivy"]
+    return service
+
+
+# --- the exit-code contract ------------------------------------------------------------
+
+
+def test_scan_without_database_exits_could_not_run(offline_scan: ScanRun) -> None:
+    """With no vulnerability database offline, the scan exits 2 and never says clean."""
+    assert offline_scan.returncode == NOT_RUN, offline_scan.stderr
+    assert not offline_scan.lines_mentioning("scan: clean")
+    assert offline_scan.lines_mentioning("INCOMPLETE")
+
+
+def test_missing_database_is_one_line_with_the_remedy(offline_scan: ScanRun) -> None:
+    """The missing database is reported in one line that names both ways to provide one."""
+    (line,) = offline_scan.lines_mentioning("no vulnerability database")
+    assert "vulnerabilities" in line
+    assert "TRIVY_DB_REPOSITORY" in line
+    assert "volume" in line
+
+
+def test_scan_without_database_still_writes_other_reports(offline_scan: ScanRun) -> None:
+    """SBOM, secret and misconfiguration reports are written; no vulnerability report is faked."""
+    for name in ("secrets", "misconfigurations"):
+        for extension in PER_FORMAT_REPORTS:
+            assert (offline_scan.reports / f"{name}.{extension}").stat().st_size > 0
+    assert (offline_scan.reports / "sbom.cdx.json").stat().st_size > 0
+    assert not (offline_scan.reports / "vulnerabilities.json").exists()
+
+
+def test_planted_secret_gates_with_findings_code(dirty_scan: ScanRun) -> None:
+    """Findings exit 1 and outrank the missing database, which is still reported."""
+    assert dirty_scan.returncode == FINDINGS, dirty_scan.stderr
+    assert dirty_scan.lines_mentioning("no vulnerability database")
+    assert dirty_scan.lines_mentioning("FINDINGS")
+
+
+def test_cached_database_gives_clean_exit(clean_scan: ScanRun) -> None:
+    """With a database in the volume and nothing to find, every scan runs and the exit is 0."""
+    assert clean_scan.returncode == CLEAN, clean_scan.stderr
+    report = clean_scan.report("vulnerabilities.json")
+    assert report["Trivy"]["Version"] == TRIVY_VERSION
+    assert report["ArtifactName"] == "/input/image.tar"
+
+
+def test_missing_image_exits_could_not_run(tmp_path: Path, cache_volume: str) -> None:
+    """Scanning an image that does not exist exits 2 with one line naming it."""
+    require_docker()
+    missing = f"calculator-scan-test-{RUN_ID}-missing:latest"
+    run = run_scan(
+        tmp_path, image=missing, dockerfile=ROOT / "Dockerfile", cache_volume=cache_volume
+    )
+    assert run.returncode == NOT_RUN
+    assert len(run.lines_mentioning(missing)) == 1
+
+
+def test_unpinned_scanner_image_is_refused(tmp_path: Path, cache_volume: str) -> None:
+    """A scanner image given by tag alone is refused (exit 2) before anything runs."""
+    run = run_scan(
+        tmp_path,
+        image="any",
+        dockerfile=ROOT / "Dockerfile",
+        cache_volume=cache_volume,
+        TRIVY_IMAGE=f"aquasec/trivy:{TRIVY_VERSION}",
+    )
+    assert run.returncode == NOT_RUN
+    assert run.lines_mentioning("not pinned by digest")
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["secrets", "misconfigurations"])
+def test_sarif_reports_have_runs(offline_scan: ScanRun, name: str) -> None:
+    """Each SARIF report is SARIF 2.1.0 with a Trivy run in it."""
+    sarif = offline_scan.report(f"{name}.sarif")
+    assert sarif["version"] == "2.1.0"
+    assert [run["tool"]["driver"]["name"] for run in sarif["runs"]] == ["Trivy"]
+
+
+@pytest.mark.parametrize("package", ["flask", "gunicorn", "pydantic-settings"])
+def test_sbom_lists_locked_runtime_packages(offline_scan: ScanRun, package: str) -> None:
+    """The CycloneDX SBOM lists the runtime packages at the versions runtime.txt locks."""
+    sbom = offline_scan.report("sbom.cdx.json")
+    assert sbom["bomFormat"] == "CycloneDX"
+    versions = {c["version"] for c in sbom["components"] if c["name"].lower() == package}
+    assert versions == {locked_version(package)}
+
+
+def test_planted_secret_is_found(dirty_scan: ScanRun) -> None:
+    """The token planted in a layer is reported as a GitHub token at its path."""
+    report = dirty_scan.report("secrets.json")
+    found = {
+        (result["Target"], secret["RuleID"])
+        for result in report["Results"]
+        for secret in result.get("Secrets", [])
+    }
+    assert ("/srv/settings.env", "github-pat") in found
+
+
+def test_reports_never_repeat_the_secret(
+    dirty_scan: ScanRun, planted_secret: tuple[str, str, Path]
+) -> None:
+    """No report file carries the planted token in clear text."""
+    _, token, _ = planted_secret
+    for path in dirty_scan.reports.iterdir():
+        assert token not in path.read_text(encoding="utf-8", errors="replace"), path.name
+
+
+def test_root_user_dockerfile_is_flagged(dirty_scan: ScanRun) -> None:
+    """A Dockerfile that leaves USER root fails Trivy's DS-0002 check in the reports."""
+    report = dirty_scan.report("misconfigurations.json")
+    failed = {
+        finding["ID"]
+        for result in report["Results"]
+        for finding in result.get("Misconfigurations", [])
+        if finding["Status"] == "FAIL"
+    }
+    assert "DS-0002" in failed
+    assert "DS-0002" in (dirty_scan.reports / "misconfigurations.txt").read_text(encoding="utf-8")
+
+
+# --- the scanner itself ---------------------------------------------------------------------
+
+
+def test_scanner_never_sees_the_docker_socket() -> None:
+    """No volume of the trivy service is the Docker socket or its directory."""
+    sources = [volume.get("source", "") for volume in scanner_service()["volumes"]]
+    assert sources
+    assert not [s for s in sources if "docker.sock" in s or s.rstrip("/") in {"/var/run", "/run"}]
+
+
+def test_scanner_service_is_hardened() -> None:
+    """The trivy service runs as a non-root user, read-only, without capabilities or network."""
+    service = scanner_service()
+    user = service["user"].split(":")
+    assert user[0] not in {"", "0", "root"}
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert service["network_mode"] == "none"
+    assert service["profiles"] == ["scan"]
+    binds = [v for v in service["volumes"] if v["type"] == "bind"]
+    assert all(v.get("read_only") for v in binds), binds
+    cache = [v for v in service["volumes"] if v["type"] == "volume"]
+    assert [v["target"] for v in cache] == ["/cache"]
+
+
+def test_stack_without_profile_has_no_scanner() -> None:
+    """`docker compose up` (no profile) never starts the scanner."""
+    services = subprocess.run(
+        ["docker", "compose", "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    ).stdout.split()
+    assert "trivy" not in services
+    assert "calculator" in services
+
+
+def test_local_scanner_is_the_pinned_trivy_as_non_root(offline_scan: ScanRun) -> None:
+    """The locally built scanner carries Trivy 0.76.0 and defaults to a numeric non-root user."""
+    assert offline_scan.reports.exists()  # the scan built the scanner image
+    config = json.loads(
+        docker("image", "inspect", "--format", "{{json .Config}}", LOCAL_SCANNER).stdout
+    )
+    assert config["User"] == "10001:10001"
+    version = docker("run", "--rm", "--network", "none", LOCAL_SCANNER, "--version").stdout
+    assert version.splitlines()[0] == f"Version: {TRIVY_VERSION}"
