@@ -48,7 +48,7 @@ lint: venv ## ruff, mypy (strict), hadolint and trivy config
 	ruff check .
 	ruff format --check .
 	mypy
-	hadolint Dockerfile deploy/trivy/Dockerfile
+	hadolint $$(git ls-files '*Dockerfile')
 # build/ and reports/ hold scratch copies and scan results, not the project's own files.
 	trivy config --quiet --skip-check-update --skip-dirs build --skip-dirs reports --exit-code 1 .
 

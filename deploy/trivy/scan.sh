@@ -121,7 +121,7 @@ reason() {
   if grep -q -e 'cannot be specified on the first run' -e 'failed to download vulnerability DB' "$1"; then
     printf 'no vulnerability database (none cached in volume %s and %s); %s' "$cache_volume" \
       "$([ "$TRIVY_NETWORK" = none ] && echo 'the scanner is offline' || echo 'the download failed')" \
-      'fill the volume on a connected host (TRIVY_NETWORK=bridge make scan) or set TRIVY_DB_REPOSITORY to a reachable mirror'
+      'load one with deploy/trivy/load-db.sh DB_DIR, or allow a download (TRIVY_NETWORK=bridge) from ghcr.io or from a mirror set in TRIVY_DB_REPOSITORY'
   else
     # Trivy's log lines are tab-separated; the last field is the message.
     grep -E 'FATAL|ERROR' "$1" | tail -n 1 | awk -F '\t' '{print $NF}' | grep . || echo "Trivy failed (see $1)"
