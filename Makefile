@@ -35,7 +35,7 @@ down: ## stop and remove the stack
 logs: ## follow the service's logs
 	docker compose logs --follow calculator
 
-verify: venv ## check the running deployment against the hardening checklist
+verify: venv ## check the running deployment against the hardening checklist (COMPOSE_PROJECT_NAME picks another)
 	$(BIN)/python deploy/verify.py
 
 scan: build ## scan the image with Trivy; reports land in reports/
@@ -55,7 +55,9 @@ lint: venv ## ruff, mypy (strict), hadolint and trivy config
 unit: venv ## fast tests without Docker
 	pytest tests/unit
 
-integration: engine ## tests against the running container stack
+integration: engine ## tests against the running container stack (builds the image; installs wrk if missing)
+	command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	pytest -m integration tests/integration
 
 test: lint unit integration ## the whole suite, as CI runs it
