@@ -28,13 +28,10 @@ from service.errors import (
 MAX_EXPONENT_DIGITS = 6
 """Exponents are bounded in the text so a tiny string cannot name an absurd Decimal."""
 
-_MANTISSA = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-_EXPONENT = r"(?:[eE](?P<exponent>[+-]?[0-9]+))"
+UNSIGNED_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+"""The pattern of an unsigned number; expressions use it, since there a sign is an operator."""
 
-UNSIGNED_NUMBER = re.compile(rf"{_MANTISSA}{_EXPONENT}?")
-"""An unsigned number; expressions use it because there a sign is an operator."""
-
-_SIGNED_NUMBER = re.compile(rf"[+-]?{_MANTISSA}{_EXPONENT}?")
+_SIGNED_NUMBER = re.compile(rf"[+-]?{UNSIGNED_NUMBER}")
 
 _PLAIN_INTEGER_DIGITS = 50
 """Integers up to this many digits are written out in full (parsers then see an int)."""
@@ -55,22 +52,25 @@ def parse_number(text: str | None, *, parameter: str, max_length: int) -> Decima
             f"parameter {parameter!r} is {len(text)} characters long; the limit is {max_length}",
             parameter=parameter,
         )
-    match = _SIGNED_NUMBER.fullmatch(text)
-    if match is None:
+    if not _SIGNED_NUMBER.fullmatch(text):
         raise InvalidNumberError(_explain_invalid(text, parameter), parameter=parameter)
-    return literal_value(match, parameter=parameter)
+    return literal_value(text, parameter=parameter)
 
 
-def literal_value(match: re.Match[str], *, parameter: str) -> Decimal:
-    """The exact Decimal of a grammar match, once its exponent is known to be bounded."""
-    exponent = match.group("exponent")
-    if exponent is not None and len(exponent.lstrip("+-").lstrip("0")) > MAX_EXPONENT_DIGITS:
+def literal_value(text: str, *, parameter: str) -> Decimal:
+    """The exact Decimal of ``text`` (already matched by the grammar) if its exponent is bounded.
+
+    Raises:
+        InputTooLargeError: the exponent has more than MAX_EXPONENT_DIGITS significant digits.
+    """
+    _, _, exponent = text.lower().partition("e")
+    if len(exponent.lstrip("+-").lstrip("0")) > MAX_EXPONENT_DIGITS:
         raise InputTooLargeError(
-            f"parameter {parameter!r}: the exponent of {quote_input(match.group())} "
+            f"parameter {parameter!r}: the exponent of {quote_input(text)} "
             f"has more than {MAX_EXPONENT_DIGITS} digits",
             parameter=parameter,
         )
-    return Decimal(match.group())
+    return Decimal(text)
 
 
 def _explain_invalid(text: str, parameter: str) -> str:
