@@ -263,8 +263,8 @@ def test_no_dynamic_evaluation_in_source() -> None:
 def integer_expressions(draw: st.DrawFn, depth: int = 0) -> tuple[str, Fraction]:
     """An expression over small integers with + - * and parentheses, and its exact value."""
     if depth >= 4 or draw(st.booleans()):
-        value = draw(st.integers(0, 10**6))
-        return str(value), Fraction(value)
+        leaf = draw(st.integers(0, 10**6))
+        return str(leaf), Fraction(leaf)
     left, left_value = draw(integer_expressions(depth + 1))
     right, right_value = draw(integer_expressions(depth + 1))
     operator = draw(st.sampled_from(["+", "-", "*"]))
