@@ -13,10 +13,11 @@
 # and misconfigurations a .json, .sarif and .txt (table), plus Trivy's log.
 #
 # Settings (environment): SCAN_IMAGE (image to scan), SCAN_DOCKERFILE,
-# SCAN_REPORTS_DIR, SCAN_WORK_DIR (scratch for the tarball), TRIVY_IMAGE
-# (scanner; pinned by digest when not the local build), TRIVY_NETWORK (none:
-# offline, the default; bridge: may download the database), TRIVY_DB_REPOSITORY
-# (a database mirror), TRIVY_SEVERITY (default HIGH,CRITICAL).
+# SCAN_IGNOREFILE (accepted findings), SCAN_REPORTS_DIR, SCAN_WORK_DIR
+# (scratch for the tarball), TRIVY_IMAGE (scanner; pinned by digest when not
+# the local build), TRIVY_NETWORK (none: offline, the default; bridge: may
+# download the database), TRIVY_DB_REPOSITORY (a database mirror),
+# TRIVY_SEVERITY (default HIGH,CRITICAL). README "Security scanning" has all.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +26,7 @@ version=0.76.0
 local_scanner=calculator-scan-trivy:$version
 image=${SCAN_IMAGE:-${CALCULATOR_IMAGE:-calculator-service:latest}}
 dockerfile=${SCAN_DOCKERFILE:-$root/Dockerfile}
+ignorefile=${SCAN_IGNOREFILE:-$here/.trivyignore.yaml}
 reports=${SCAN_REPORTS_DIR:-$root/reports}
 work=${SCAN_WORK_DIR:-$root/build/scan}
 severity=${TRIVY_SEVERITY:-HIGH,CRITICAL}
@@ -76,11 +78,12 @@ prepare_input() {
   trap 'rm -rf "$work"' EXIT
   docker image inspect "$image" >/dev/null 2>&1 || fail_to_run "image $image not found (run make build)"
   [ -f "$dockerfile" ] || fail_to_run "Dockerfile $dockerfile not found"
+  [ -f "$ignorefile" ] || fail_to_run "ignore file $ignorefile not found"
   rm -rf "$work" && mkdir -p "$work" "$reports" || fail_to_run "cannot create $work or $reports"
   # The scanner's user is not the caller: it needs to read, never write.
   chmod 0755 "$work"
   docker save --output "$work/image.tar" "$image" || fail_to_run "docker save $image failed"
-  cp "$dockerfile" "$work/Dockerfile" && cp "$here/.trivyignore.yaml" "$work/.trivyignore.yaml"
+  cp "$dockerfile" "$work/Dockerfile" && cp "$ignorefile" "$work/.trivyignore.yaml"
   chmod 0644 "$work"/image.tar "$work"/Dockerfile "$work"/.trivyignore.yaml
   # Stale reports from an earlier run must never pass for this run's.
   rm -f "$reports"/{sbom.cdx.json,vulnerabilities,secrets,misconfigurations}.{json,sarif,txt,log}

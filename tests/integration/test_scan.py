@@ -4,6 +4,7 @@ Each scan runs once per module (a scan of the ~150 MB image takes a while) in it
 cache volume, reports directory and scratch directory, all removed afterwards.
 """
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -313,3 +314,33 @@ def test_local_scanner_is_the_pinned_trivy_as_non_root(offline_scan: ScanRun) ->
     assert config["User"] == "10001:10001"
     version = docker("run", "--rm", "--network", "none", LOCAL_SCANNER, "--version").stdout
     assert version.splitlines()[0] == f"Version: {TRIVY_VERSION}"
+
+
+@pytest.mark.parametrize(
+    ("expires", "expected_code"),
+    [(dt.date.today() + dt.timedelta(days=30), CLEAN), (dt.date(2020, 1, 1), FINDINGS)],
+    ids=["accepted", "acceptance-expired"],
+)
+def test_ignorefile_accepts_until_expiry(
+    planted_secret: tuple[str, str, Path],
+    loaded_cache_volume: str,
+    tmp_path: Path,
+    expires: dt.date,
+    expected_code: int,
+) -> None:
+    """An accepted finding passes the gate until its expired_at date, then fails it again."""
+    tag, _, _ = planted_secret
+    ignorefile = tmp_path / "accepted.trivyignore.yaml"
+    ignorefile.write_text(
+        "secrets:\n  - id: github-pat\n    statement: test fixture, not a live token\n"
+        f"    expired_at: {expires.isoformat()}\n",
+        encoding="utf-8",
+    )
+    run = run_scan(
+        tmp_path,
+        image=tag,
+        dockerfile=ROOT / "deploy/trivy/Dockerfile",
+        cache_volume=loaded_cache_volume,
+        SCAN_IGNOREFILE=str(ignorefile),
+    )
+    assert run.returncode == expected_code, run.stderr
