@@ -54,11 +54,14 @@ class Settings(BaseSettings):
         description="How results are rounded to `precision` digits (Python decimal mode names).",
     )
     max_exponent: int = Field(
-        default=1000,
+        # 300 keeps every answer inside the range of IEEE 754 doubles, so any JSON parser can
+        # read it (RFC 7493); raise it for bigger numbers if your clients parse them exactly.
+        default=300,
         ge=1,
         le=100_000,
-        description="Largest decimal exponent of an operand or result; |x| >= 10**(max_exponent+1) "
-        "is refused before it is computed.",
+        description="Largest decimal exponent of an operand or result: magnitudes from "
+        "1e-max_exponent up to (not including) 1e(max_exponent+1) are accepted; "
+        "anything larger is refused before it is computed.",
     )
     max_number_length: int = Field(
         default=100,

@@ -1,0 +1,130 @@
+"""The gunicorn configuration: checked settings, JSON logs, and fail-fast start on bad config."""
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from gunicorn_process import GUNICORN, REPO_ROOT, GunicornServer
+
+from service.cpu_quota import available_cpus
+
+CONFIG = ["--config", "python:service.gunicorn_conf"]
+
+
+def gunicorn(*args: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GUNICORN), *CONFIG, *args, "service.wsgi:app"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def printed_config(**environ: str) -> dict[str, str]:
+    result = gunicorn("--print-config", **environ)
+    assert result.returncode == 0, result.stderr
+    lines = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in lines}
+
+
+def test_check_config_accepts_the_default_configuration() -> None:
+    """gunicorn --check-config loads the config and the app without error."""
+    result = gunicorn("--check-config")
+    assert result.returncode == 0, result.stderr
+
+
+def test_printed_config_has_the_container_settings() -> None:
+    """Bind, heartbeat dir, control socket, timeouts, limits and logging are set explicitly."""
+    config = printed_config(WEB_CONCURRENCY="3", PORT="8123")
+    expected = {
+        "bind": "['0.0.0.0:8123']",
+        "workers": "3",
+        "worker_tmp_dir": "/dev/shm",  # noqa: S108 - the expected setting, not a file we use
+        "control_socket_disable": "True",
+        "preload_app": "True",
+        "timeout": "30",
+        "graceful_timeout": "20",
+        "max_requests": "10000",
+        "max_requests_jitter": "1000",
+        "limit_request_line": "8190",
+        "limit_request_fields": "50",
+        "forwarded_allow_ips": "['127.0.0.1']",
+        "accesslog": "-",
+        "logger_class": "service.gunicorn_logging.JsonLogger",
+    }
+    assert {name: config[name] for name in expected} == expected
+
+
+def test_default_worker_count_follows_usable_cpus() -> None:
+    """Without WEB_CONCURRENCY, workers = 2 x usable CPUs (affinity and cgroup quota) + 1."""
+    environ = {key: value for key, value in os.environ.items() if key != "WEB_CONCURRENCY"}
+    result = subprocess.run(
+        [str(GUNICORN), *CONFIG, "--print-config", "service.wsgi:app"],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert f"workers                            = {2 * available_cpus() + 1}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"CALCULATOR_PRECISON": "5"}, "unknown environment variable CALCULATOR_PRECISON"),
+        ({"CALCULATOR_PRECISION": "0"}, "precision = '0' from CALCULATOR_PRECISION"),
+        ({"CALCULATOR_CONFIG_FILE": "/nonexistent/config.json"}, "/nonexistent/config.json"),
+        ({"PORT": "http"}, "PORT='http' is not a positive integer"),
+    ],
+)
+def test_bad_configuration_stops_gunicorn_with_one_line(
+    gunicorn_server: Callable[..., GunicornServer], environ: dict[str, str], message: str
+) -> None:
+    """gunicorn exits non-zero before serving, printing one JSON line that names the problem."""
+    server = gunicorn_server(environ, wait=False)
+    out, err = server.stop_when_exited()
+    assert server.process.returncode not in (0, None)
+    assert "Booting worker" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert json.loads(lines[0])["level"] == "CRITICAL"
+    assert message in lines[0]
+
+
+def test_bad_config_file_stops_gunicorn(
+    gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
+) -> None:
+    """A malformed config file stops gunicorn the same way."""
+    config = tmp_path / "config.json"
+    config.write_text('{"precision": 12,,}')
+    server = gunicorn_server({"CALCULATOR_CONFIG_FILE": str(config)}, wait=False)
+    _, err = server.stop_when_exited()
+    assert server.process.returncode == 4
+    assert "is not valid JSON" in err
+    assert "Traceback" not in err
+
+
+def test_logs_are_json_lines_with_request_fields(
+    gunicorn_server: Callable[..., GunicornServer],
+) -> None:
+    """Access log lines carry request id, method, route template, status and duration."""
+    server = gunicorn_server({"WEB_CONCURRENCY": "1"})
+    requests.get(f"{server.url}/divide?a=1&b=0", headers={"X-Request-ID": "log-me"}, timeout=5)
+    out, err = server.stop()
+    entries = [json.loads(line) for line in (out + err).splitlines()]
+    access = [entry for entry in entries if entry.get("request_id") == "log-me"]
+    assert len(access) == 1
+    assert access[0]["method"] == "GET"
+    assert access[0]["route"] == "/divide"
+    assert access[0]["status"] == 422
+    assert access[0]["duration_ms"] >= 0
+    assert any(entry["logger"] == "gunicorn.error" for entry in entries)

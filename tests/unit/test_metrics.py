@@ -1,0 +1,86 @@
+"""Prometheus metrics: labelled by route template, and summed over every gunicorn worker."""
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+from flask.testing import FlaskClient
+from gunicorn_process import GunicornServer
+
+REQUESTS_SENT = 60
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and all(f'{key}="{value}"' in match.group(1) for key, value in labels.items()):
+            return float(match.group(2))
+    return 0.0
+
+
+def test_requests_are_counted_by_route_template_method_and_status(client: FlaskClient) -> None:
+    """Each answer increments http_requests_total for its route template, method and status."""
+    client.get("/add?a=1&b=2")
+    client.get("/add?a=1&b=x")
+    client.get("/no/such/path")
+    client.get("/no/other/path")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "http_requests_total", route="/add", method="GET", status="200") == 1
+    assert sample(text, "http_requests_total", route="/add", method="GET", status="400") == 1
+    # Unknown paths share one series, so clients cannot create series at will.
+    assert sample(text, "http_requests_total", route="<unmatched>", status="404") == 2
+    assert "/no/such/path" not in text
+
+
+def test_request_durations_are_recorded(client: FlaskClient) -> None:
+    """Every answered request lands in the duration histogram."""
+    for _ in range(3):
+        client.get("/sqrt?a=2")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "http_request_duration_seconds_count", route="/sqrt", method="GET") == 3
+    assert sample(text, "http_request_duration_seconds_bucket", route="/sqrt", le="+Inf") == 3
+
+
+def test_unknown_methods_share_one_label_value(client: FlaskClient) -> None:
+    """Made-up HTTP methods are counted under OTHER, not under their own name."""
+    client.open("/add", method="BREW")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "http_requests_total", method="OTHER", status="405") == 1
+    assert "BREW" not in text
+
+
+def test_metrics_add_up_across_gunicorn_workers(
+    gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
+) -> None:
+    """With several workers, one scrape reports the requests all of them answered."""
+    metrics_dir = tmp_path / "metrics"
+    server = gunicorn_server({"WEB_CONCURRENCY": "3", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    for _ in range(REQUESTS_SENT):
+        # A new connection per request lets the kernel spread them over the workers.
+        response = requests.get(
+            f"{server.url}/add?a=1&b=2", timeout=5, headers={"Connection": "close"}
+        )
+        assert response.status_code == 200
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    writers = list(metrics_dir.glob("counter_*.db"))
+    assert len(writers) >= 2, "the requests should have been spread over several workers"
+    assert (
+        sample(text, "http_requests_total", route="/add", method="GET", status="200")
+        == REQUESTS_SENT
+    )
+
+
+def test_metrics_directory_is_removed_at_shutdown(
+    gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
+) -> None:
+    """gunicorn starts with an empty metrics directory and removes it when it stops."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    stale = metrics_dir / "counter_999999.db"
+    stale.write_bytes(b"stale samples of an earlier run")
+    server = gunicorn_server({"WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    assert not stale.exists()
+    server.stop()
+    assert not metrics_dir.exists()

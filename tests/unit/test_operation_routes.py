@@ -1,0 +1,125 @@
+"""GET /add ... /sqrt: exact results, echoed operands, strict input, problem details."""
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+
+def get_json(client: FlaskClient, url: str) -> tuple[int, dict[str, object]]:
+    response = client.get(url)
+    # parse_float keeps the exact digits the service wrote, so results can be compared exactly.
+    return response.status_code, json.loads(response.get_data(as_text=True), parse_float=Decimal)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/add?a=1&b=2", {"operation": "add", "a": 1, "b": 2, "result": 3}),
+        (
+            "/add?a=0.1&b=0.2",
+            {
+                "operation": "add",
+                "a": Decimal("0.1"),
+                "b": Decimal("0.2"),
+                "result": Decimal("0.3"),
+            },
+        ),
+        (
+            "/add?a=9007199254740993&b=0",
+            {"operation": "add", "a": 9007199254740993, "b": 0, "result": 9007199254740993},
+        ),
+        ("/subtract?a=1&b=3", {"operation": "subtract", "a": 1, "b": 3, "result": -2}),
+        (
+            "/multiply?a=-1.5&b=4",
+            {"operation": "multiply", "a": Decimal("-1.5"), "b": 4, "result": -6},
+        ),
+        ("/divide?a=1&b=4", {"operation": "divide", "a": 1, "b": 4, "result": Decimal("0.25")}),
+        ("/power?a=2&b=10", {"operation": "power", "a": 2, "b": 10, "result": 1024}),
+        ("/mod?a=-7&b=3", {"operation": "mod", "a": -7, "b": 3, "result": 2}),
+        ("/sqrt?a=16", {"operation": "sqrt", "a": 16, "result": 4}),
+        ("/add?a=%2B1&b=1e2", {"operation": "add", "a": 1, "b": 100, "result": 101}),
+    ],
+)
+def test_operation_answers_exact_result_and_echoes_operands(
+    client: FlaskClient, url: str, expected: dict[str, object]
+) -> None:
+    """Each operation answers 200 with its name, the parsed operands and the exact result."""
+    assert get_json(client, url) == (200, expected)
+
+
+def test_result_is_rounded_to_configured_precision(make_app: Callable[..., Flask]) -> None:
+    """Precision and rounding settings reach the arithmetic."""
+    client = make_app(precision=5, rounding="ROUND_DOWN").test_client()
+    assert get_json(client, "/divide?a=2&b=3")[1]["result"] == Decimal("0.66666")
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "slug"),
+    [
+        ("a=1", "b", "missing-parameter"),
+        ("b=1", "a", "missing-parameter"),
+        ("a=nan&b=1", "a", "invalid-number"),
+        ("a=inf&b=1", "a", "invalid-number"),
+        ("a=Infinity&b=1", "a", "invalid-number"),
+        ("a=1_000&b=1", "a", "invalid-number"),
+        ("a=0x10&b=1", "a", "invalid-number"),
+        ("a=1,5&b=1", "a", "invalid-number"),
+        ("a=%D9%A1&b=1", "a", "invalid-number"),  # Arabic-Indic digit one
+        ("a=%EF%BC%91&b=1", "a", "invalid-number"),  # full-width digit one
+        ("a=1+2&b=1", "a", "invalid-number"),  # '+' in a query is a space: "1 2"
+        ("a=&b=1", "a", "invalid-number"),
+        ("a=1&b=%201", "b", "invalid-number"),
+        ("a=1&b=2&c=3", "c", "unexpected-parameter"),
+        ("a=1&B=2", "B", "unexpected-parameter"),
+        ("a=1&a=2&b=1", "a", "repeated-parameter"),
+        (f"a={'1' * 101}&b=1", "a", "input-too-large"),
+    ],
+)
+def test_bad_input_is_a_400_problem_naming_the_parameter(
+    client: FlaskClient, query: str, parameter: str, slug: str
+) -> None:
+    """Missing, malformed, unknown, repeated and oversized inputs are refused, never coerced."""
+    response = client.get(f"/add?{query}")
+    problem = response.get_json()
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert problem["type"] == f"urn:calculator:problem:{slug}"
+    assert problem["parameter"] == parameter
+    assert problem["status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "slug"),
+    [
+        ("/divide?a=1&b=0", "division-by-zero"),
+        ("/mod?a=1&b=0", "division-by-zero"),
+        ("/divide?a=0&b=0", "undefined-result"),
+        ("/sqrt?a=-1", "negative-square-root"),
+        ("/power?a=9&b=999999999", "result-too-large"),
+        ("/multiply?a=1e200&b=1e200", "result-too-large"),
+        ("/add?a=1e999&b=1", "operand-out-of-range"),
+    ],
+)
+def test_impossible_operation_is_a_422_problem(client: FlaskClient, url: str, slug: str) -> None:
+    """Well-formed input without a result answers 422 with the matching problem type."""
+    response = client.get(url)
+    assert response.status_code == 422
+    assert response.get_json()["type"] == f"urn:calculator:problem:{slug}"
+
+
+def test_max_number_length_setting_bounds_operands(make_app: Callable[..., Flask]) -> None:
+    """The operand length bound is the max_number_length setting."""
+    client = make_app(max_number_length=3).test_client()
+    assert client.get("/add?a=123&b=1").status_code == 200
+    assert client.get("/add?a=1234&b=1").get_json()["type"].endswith("input-too-large")
+
+
+def test_sqrt_takes_only_a(client: FlaskClient) -> None:
+    """The unary operation refuses a second operand instead of ignoring it."""
+    response = client.get("/sqrt?a=4&b=1")
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == "b"
