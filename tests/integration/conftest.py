@@ -16,6 +16,7 @@ from .compose_project import ComposeProject
 from .docker_cli import ROOT, docker, free_port
 
 BUILD_TIMEOUT_SECONDS = 900
+BUILD_LOG_LINES = 40
 
 
 def require_docker() -> None:
@@ -45,7 +46,8 @@ def image() -> str:
         cwd=ROOT,
     )
     if built.returncode != 0:
-        pytest.fail(f"deploy/scripts/build.sh failed:\n{built.stdout}{built.stderr}")
+        tail = (built.stdout + built.stderr).splitlines()[-BUILD_LOG_LINES:]
+        pytest.fail("deploy/scripts/build.sh failed; its last lines:\n" + "\n".join(tail))
     # The script prints the tag it built as its last line of stdout.
     return built.stdout.strip().splitlines()[-1]
 
