@@ -12,7 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.arithmetic import OPERATIONS, ArithmeticLimits, Calculator
+from service.arithmetic import (
+    OPERATIONS,
+    ArithmeticLimits,
+    Calculator,
+    _decimal_signals_as_domain_errors,
+)
 from service.errors import (
     CalculatorError,
     DivisionByZeroError,
@@ -328,3 +333,21 @@ def test_hostile_thread_context_is_ignored(name: str) -> None:
         context.prec = 2
         context.traps = dict.fromkeys(context.traps, True)
         assert operation.apply(CALCULATOR, *operands) == expected
+
+
+@pytest.mark.parametrize("exponent", ["0.5", "-0.5", "0.3333333333", "1e-30"])
+def test_negative_base_needs_integer_exponent(exponent: str) -> None:
+    """A negative base with a fractional exponent is refused as having no real result."""
+    with pytest.raises(UndefinedResultError, match="no real result"):
+        CALCULATOR.power(D(-8), D(exponent))
+
+
+def test_unforeseen_decimal_signal_becomes_domain_error() -> None:
+    """The safety net turns a decimal signal no check anticipated into UndefinedResultError."""
+
+    @_decimal_signals_as_domain_errors
+    def strict_sqrt(a: Decimal) -> Decimal:
+        return decimal.Context(traps=[decimal.InvalidOperation]).sqrt(a)
+
+    with pytest.raises(UndefinedResultError, match="strict_sqrt has no defined result"):
+        strict_sqrt(D(-1))
