@@ -28,7 +28,7 @@ image=${SCAN_IMAGE:-${CALCULATOR_IMAGE:-calculator-service:latest}}
 dockerfile=${SCAN_DOCKERFILE:-$root/Dockerfile}
 ignorefile=${SCAN_IGNOREFILE:-$here/.trivyignore.yaml}
 reports=${SCAN_REPORTS_DIR:-$root/reports}
-work=${SCAN_WORK_DIR:-$root/build/scan}
+scratch=${SCAN_WORK_DIR:-$root/build/scan}
 severity=${TRIVY_SEVERITY:-HIGH,CRITICAL}
 cache_volume=${TRIVY_CACHE_VOLUME:-calculator-scan-trivy-cache}
 export TRIVY_IMAGE=${TRIVY_IMAGE:-$local_scanner}
@@ -36,8 +36,7 @@ if [ -z "${TRIVY_NETWORK:-}" ]; then
   # A mirror is useless without a network; otherwise stay offline.
   if [ -n "${TRIVY_DB_REPOSITORY:-}" ]; then TRIVY_NETWORK=bridge; else TRIVY_NETWORK=none; fi
 fi
-export TRIVY_NETWORK TRIVY_CACHE_VOLUME=$cache_volume
-export SCAN_INPUT_DIR=$work SCAN_REPORTS_DIR=$reports
+export TRIVY_NETWORK TRIVY_CACHE_VOLUME=$cache_volume SCAN_REPORTS_DIR=$reports
 
 # Trivy exits 1 both for errors and (by default) for findings, so findings get
 # their own code inside and are mapped to this script's contract at the end.
@@ -56,15 +55,29 @@ trivy() {
     --profile scan run --rm --no-TTY trivy "$@"
 }
 
+check_settings() {
+  case $TRIVY_IMAGE in
+    "$local_scanner" | *@sha256:*) ;;
+    *) fail_to_run "TRIVY_IMAGE=$TRIVY_IMAGE is not pinned by digest (name:tag@sha256:...)" ;;
+  esac
+  case $TRIVY_NETWORK in
+    none | bridge) ;;
+    *) fail_to_run "TRIVY_NETWORK=$TRIVY_NETWORK: use none (offline) or bridge (may download the database)" ;;
+  esac
+  docker info >/dev/null 2>&1 || fail_to_run "no Docker engine answers (make engine starts one)"
+  docker image inspect "$image" >/dev/null 2>&1 || fail_to_run "image $image not found (run make build)"
+  [ -f "$dockerfile" ] || fail_to_run "Dockerfile $dockerfile not found"
+  [ -f "$ignorefile" ] || fail_to_run "ignore file $ignorefile not found"
+  if ! mkdir -p "$reports" "$scratch" || [ ! -w "$reports" ]; then
+    fail_to_run "cannot write to $reports or $scratch"
+  fi
+}
+
 prepare_scanner() {
   if [ "$TRIVY_IMAGE" = "$local_scanner" ]; then
     "$here/image.sh" || fail_to_run "cannot build the scanner image $local_scanner"
     return
   fi
-  case $TRIVY_IMAGE in
-    *@sha256:*) ;;
-    *) fail_to_run "TRIVY_IMAGE=$TRIVY_IMAGE is not pinned by digest (name:tag@sha256:...)" ;;
-  esac
   docker image inspect "$TRIVY_IMAGE" >/dev/null 2>&1 || docker pull --quiet "$TRIVY_IMAGE" >/dev/null ||
     fail_to_run "cannot pull $TRIVY_IMAGE"
   # The official image has no cache directory of its own, so a fresh volume
@@ -75,11 +88,11 @@ prepare_scanner() {
 }
 
 prepare_input() {
+  # A directory of its own per run: concurrent scans never share a tarball,
+  # and the cleanup never touches anything it did not create.
+  work=$(mktemp -d "$scratch/run.XXXXXX") || fail_to_run "cannot create a directory in $scratch"
   trap 'rm -rf "$work"' EXIT
-  docker image inspect "$image" >/dev/null 2>&1 || fail_to_run "image $image not found (run make build)"
-  [ -f "$dockerfile" ] || fail_to_run "Dockerfile $dockerfile not found"
-  [ -f "$ignorefile" ] || fail_to_run "ignore file $ignorefile not found"
-  rm -rf "$work" && mkdir -p "$work" "$reports" || fail_to_run "cannot create $work or $reports"
+  export SCAN_INPUT_DIR=$work
   # The scanner's user is not the caller: it needs to read, never write.
   chmod 0755 "$work"
   docker save --output "$work/image.tar" "$image" || fail_to_run "docker save $image failed"
@@ -131,6 +144,7 @@ reason() {
   fi
 }
 
+check_settings
 prepare_scanner
 prepare_input
 say "scanning $image with $TRIVY_IMAGE (network: $TRIVY_NETWORK, gate: $severity)"
@@ -140,6 +154,7 @@ if trivy "${input[@]}" "${common[@]}" --format cyclonedx >"$reports/sbom.cdx.jso
   outcome[sbom]=written
 else
   outcome[sbom]="could not run: $(reason "$reports/sbom.log")"
+  rm -f "$reports/sbom.cdx.json"
 fi
 run_scan secrets secret "${input[@]}" "${common[@]}" "${gate[@]}" \
   --scanners secret --image-config-scanners secret --list-all-pkgs=false
