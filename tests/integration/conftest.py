@@ -34,9 +34,14 @@ def require_docker() -> None:
 
 
 @pytest.fixture(scope="session")
-def image() -> str:
-    """The calculator image, built (or found up to date) by the project's build script."""
+def docker_engine() -> None:
+    """A Docker engine that answers (skip without one, except in CI where that fails)."""
     require_docker()
+
+
+@pytest.fixture(scope="session")
+def image(docker_engine: None) -> str:
+    """The calculator image, built (or found up to date) by the project's build script."""
     built = subprocess.run(
         [str(ROOT / "deploy/scripts/build.sh")],
         capture_output=True,

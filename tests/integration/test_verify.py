@@ -22,6 +22,8 @@ services:
   calculator:
     read_only: false
     cap_add: [NET_RAW]
+    restart: "no"
+    stop_grace_period: 5s
     volumes:
       - type: bind
         source: {config}
@@ -55,8 +57,8 @@ def verify(project: str) -> tuple[int, dict[str, str], str]:
 
 @pytest.fixture
 def weakened(image: str, tmp_path: Path) -> Iterator[ComposeProject]:
-    """The stack with a writable root, an added capability, a writable config mount and a
-    second container with a docker.sock mounted."""
+    """The stack with a writable root, an added capability, no restart policy, a grace period
+    shorter than gunicorn's, a writable config mount, and a container with a docker.sock."""
     socket = tmp_path / "docker.sock"
     socket.touch()
     override = tmp_path / "weakened.yaml"
@@ -75,13 +77,14 @@ def test_verify_passes_on_the_real_stack(stack: ComposeProject) -> None:
 
 
 def test_verify_names_each_weakened_property(weakened: ComposeProject) -> None:
-    """On the weakened stack verify exits 1 and fails exactly the four checks that were undone."""
+    """On the weakened stack verify exits 1 and fails exactly the checks that were undone."""
     returncode, results, output = verify(weakened.name)
     assert returncode == 1, output
     failed = {item for item, result in results.items() if result == "FAIL"}
-    assert failed == {"18a", "19a", "21", "23"}, output
+    assert failed == {"17", "18a", "19a", "20b", "21", "23"}, output
 
 
+@pytest.mark.usefixtures("docker_engine")
 def test_verify_without_a_deployment_exits_2() -> None:
     """A project with no running container is reported in one line with exit code 2."""
     returncode, results, output = verify("calculator-it-absent")
