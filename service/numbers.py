@@ -15,6 +15,7 @@ the text is matched against this grammar before any conversion.
 
 from __future__ import annotations
 
+import decimal
 import re
 from decimal import Decimal
 
@@ -35,6 +36,9 @@ _SIGNED_NUMBER = re.compile(rf"[+-]?{UNSIGNED_NUMBER}")
 
 _PLAIN_INTEGER_DIGITS = 50
 """Integers up to this many digits are written out in full (parsers then see an int)."""
+
+# Stripping trailing zeros (normalize) must never round or clamp: unbounded precision and range.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 def parse_number(text: str | None, *, parameter: str, max_length: int) -> Decimal:
@@ -96,14 +100,14 @@ def format_number(value: Decimal) -> str:
     Raises:
         ValueError: ``value`` is NaN or infinite; JSON has no text for them.
     """
-    sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):  # "n", "N" or "F": NaN, sNaN, Infinity
+    if not value.is_finite():
         raise ValueError(f"{value} has no JSON number representation")
-    significant = "".join(map(str, digits)).rstrip("0")
-    if not significant:
+    if not value:
         return "0"
-    exponent += len(digits) - len(significant)
-    stripped = Decimal((sign, tuple(int(d) for d in significant), exponent))
-    if exponent >= 0 and len(significant) + exponent <= _PLAIN_INTEGER_DIGITS:
-        return ("-" if sign else "") + significant + "0" * exponent
-    return str(stripped)
+    reduced = value.normalize(_EXACT)
+    text = str(reduced)
+    # Decimal's own notation uses "E+" only for integers (positive exponent);
+    # write those out in full while they are short enough to read.
+    if "E+" in text and reduced.adjusted() < _PLAIN_INTEGER_DIGITS:
+        return f"{reduced:f}"
+    return text

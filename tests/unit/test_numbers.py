@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from decimal import Decimal
@@ -230,3 +231,13 @@ def test_format_output_is_accepted_input(value: Decimal) -> None:
     """What the service answers is itself valid input (the grammar is a superset of the output)."""
     text = format_number(value)
     assert parse_number(text, parameter="a", max_length=len(text)) == value
+
+
+@pytest.mark.parametrize("text", ["1E+2", "-2.50", "1.5E+60", "0.000001", "9007199254740993"])
+def test_format_ignores_hostile_thread_context(text: str) -> None:
+    """Formatting neither rounds nor traps under a thread context of 2 digits trapping all."""
+    expected = format_number(Decimal(text))
+    with decimal.localcontext() as context:
+        context.prec = 2
+        context.traps = dict.fromkeys(context.traps, True)
+        assert format_number(Decimal(text)) == expected
