@@ -34,15 +34,18 @@ RUN python3 -m venv /opt/venv \
  && python3 -m compileall -q -j 0 --invalidation-mode=unchecked-hash /opt/venv
 
 # Code after dependencies: a code-only change reuses every layer above.
+COPY deploy/scripts/stdlib_bytecode.py /tmp/stdlib_bytecode.py
 COPY config/config.json /config/config.json
 COPY service/ /app/service/
 WORKDIR /app
-# Permissions are normalised here, whatever the host's umask; the smoke test
-# loads gunicorn's config and the app exactly as the runtime command does.
+# Permissions are normalised here, whatever the host's umask. The smoke test
+# loads gunicorn's config and the app exactly as the runtime command does, then
+# serves a few requests and compiles the standard-library modules all that
+# used: the base ships none compiled, and the runtime root is read-only.
 RUN chmod -R u=rwX,go=rX /app /config \
  && python3 -m compileall -q --invalidation-mode=unchecked-hash /app/service \
  && /opt/venv/bin/gunicorn --check-config --config=python:service.gunicorn_conf service.wsgi:app \
- && /opt/venv/bin/python -c "import service.healthcheck"
+ && PYTHONPATH=/app /opt/venv/bin/python /tmp/stdlib_bytecode.py /stdlib-bytecode
 
 
 FROM ${BASE_IMAGE} AS runtime
@@ -61,6 +64,7 @@ RUN groupadd --system --gid 10001 calculator \
 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /config /config
+COPY --from=builder /stdlib-bytecode/ /
 COPY --from=builder /app /app
 
 WORKDIR /app
