@@ -119,8 +119,19 @@ class Deployment:
         return int(self.service["State"]["Pid"])
 
     def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
-        """Run a command in the container as its own user; the caller reads the exit code."""
-        return run("docker", "exec", self.cid, *command, check=False)
+        """Run a command in the container as its own user; the caller reads the exit code.
+
+        Exit codes 0 and 1 are answers (find and test use 1); anything else means the
+        command could not run, which must never read as a passing check.
+        """
+        completed = run("docker", "exec", self.cid, *command, check=False)
+        if completed.returncode not in {0, 1}:
+            reason = completed.stderr.strip().splitlines()
+            raise VerificationError(
+                f"{command[0]} in the container exited {completed.returncode}: "
+                f"{reason[-1] if reason else 'no output'}"
+            )
+        return completed
 
     def pid1_argv(self) -> list[str]:
         """PID 1's argv from the host, without an init process (docker-init, tini) in front."""
@@ -240,9 +251,11 @@ def check_stop_grace(deployment: Deployment) -> tuple[bool, str]:
 def check_read_only_root(deployment: Deployment) -> tuple[bool, str]:
     flag = bool(deployment.host.get("ReadonlyRootfs"))
     probe = deployment.exec("touch", "/.verify-write-probe")
-    refused = probe.returncode != 0
-    reason = probe.stderr.strip().rsplit(":", 1)[-1].strip() if refused else "write succeeded"
-    return flag and refused, f"ReadonlyRootfs={flag}; touch /.verify-write-probe: {reason}"
+    refused = "Read-only file system" in probe.stderr
+    if probe.returncode == 0:
+        deployment.exec("rm", "-f", "/.verify-write-probe")  # leave no trace in the container
+    reason = probe.stderr.strip() or "touch /.verify-write-probe succeeded"
+    return flag and refused, f"ReadonlyRootfs={flag}; {reason}"
 
 
 def tmpfs_targets(deployment: Deployment) -> list[str]:
