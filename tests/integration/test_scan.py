@@ -61,18 +61,25 @@ def offline_scan(
 
 @pytest.fixture(scope="module")
 def planted_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    """A throwaway image carrying a token, built from a Dockerfile that keeps USER root.
+    """A throwaway image with a token in a lower layer, from a Dockerfile that keeps USER root.
 
-    Yields (image tag, the token, the Dockerfile). Generated here, never committed, so
-    `make lint` only ever sees the project's own Dockerfiles.
+    A later layer overwrites the token file, so the secret is in no file of the final
+    filesystem: only a scan of every layer finds it. Yields (image tag, the token, the
+    Dockerfile). Generated here, never committed, so `make lint` only sees the project's
+    own Dockerfiles.
     """
     require_docker()
     context = tmp_path_factory.mktemp("planted-secret")
     token = fake_github_token()
     (context / "settings.env").write_text(f"GITHUB_TOKEN={token}\n", encoding="utf-8")
+    (context / "cleaned.env").write_text("GITHUB_TOKEN=\n", encoding="utf-8")
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(
-        "FROM scratch\nCOPY settings.env /srv/settings.env\nUSER root\n", encoding="utf-8"
+        "FROM scratch\n"
+        "COPY settings.env /srv/settings.env\n"
+        "COPY cleaned.env /srv/settings.env\n"
+        "USER root\n",
+        encoding="utf-8",
     )
     tag = build_image(f"calculator-scan-test-{RUN_ID}-secret:latest", context)
     yield tag, token, dockerfile
@@ -232,15 +239,17 @@ def test_sbom_lists_locked_runtime_packages(offline_scan: ScanRun, package: str)
     assert versions == {locked_version(package)}
 
 
-def test_planted_secret_is_found(dirty_scan: ScanRun) -> None:
-    """The token planted in a layer is reported as a GitHub token at its path."""
+def test_secret_in_an_overwritten_layer_is_found(dirty_scan: ScanRun) -> None:
+    """The token is reported as a GitHub token in the lower layer that a later one overwrote."""
     report = dirty_scan.report("secrets.json")
     found = {
-        (result["Target"], secret["RuleID"])
+        (result["Target"], secret["RuleID"], secret["Layer"]["DiffID"])
         for result in report["Results"]
         for secret in result.get("Secrets", [])
     }
-    assert ("/srv/settings.env", "github-pat") in found
+    layers = report["Metadata"]["DiffIDs"]
+    assert found == {("/srv/settings.env", "github-pat", layers[0])}
+    assert len(layers) == 2
 
 
 def test_reports_never_repeat_the_secret(
