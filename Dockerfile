@@ -31,6 +31,7 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --quiet --no-compile --no-deps --require-hashes \
         --only-binary=:all: --find-links=/tmp/wheelhouse --requirement=/tmp/requirements.txt \
  && /opt/venv/bin/pip uninstall --quiet --yes pip setuptools \
+ && rm /opt/venv/bin/activate* /opt/venv/bin/Activate.ps1 \
  && python3 -m compileall -q -j 0 --invalidation-mode=unchecked-hash /opt/venv
 
 # Code after dependencies: a code-only change reuses every layer above.

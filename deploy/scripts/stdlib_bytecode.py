@@ -6,18 +6,23 @@ The official Python images ship their standard library without byte code, and
 the service's root file system is read-only, so every start would compile some
 200 modules from source, in memory, again (seconds on a small CPU share). This
 loads what the running service loads (gunicorn's master and sync worker, the
-app answering one request, the health check) and writes byte code for exactly
-those standard-library modules under STAGING_ROOT, mirroring their paths, for
-the runtime stage to copy over its root. Hash-based and unchecked: the sources
-never change inside the image, so imports need not even stat them.
+app answering a few requests, the health check) and writes byte code for
+exactly those standard-library modules under STAGING_ROOT, mirroring their
+paths, for the runtime stage to copy over its root. Hash-based and unchecked:
+the sources never change inside the image, so imports need not even stat them.
+A request answered with the wrong status fails the build: no image is made
+from an app that cannot serve.
 """
 
 import importlib
 import importlib.util
+import io
 import py_compile
 import sys
 import sysconfig
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 # The order gunicorn itself follows: its config module first, then the app.
 ENTRY_MODULES = (
@@ -29,8 +34,45 @@ ENTRY_MODULES = (
     "service.wsgi",
     "service.healthcheck",
 )
-# Requests whose handling imports modules lazily.
-WARM_UP_PATHS = ("/add?a=1&b=2", "/livez", "/metrics", "/no-such-route")
+# Requests whose handling imports modules lazily, and the status each must get:
+# the image is never built from an app that cannot answer them.
+WARM_UP_REQUESTS = (("/add?a=1&b=2", 200), ("/livez", 200), ("/metrics", 200), ("/nowhere", 404))
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
+
+
+def serve(app: WsgiApp, target: str) -> int:
+    """Pass one GET request to ``app`` the way gunicorn does, a plain WSGI call; return its status.
+
+    A test client would import modules the service never loads (debugger, IDNA).
+    """
+    path, _, query = target.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: object, exc_info: object = None) -> None:
+        statuses.append(status)
+
+    for _ in app(environ, start_response):
+        pass
+    return int(statuses[-1].split()[0])
 
 
 def load_service() -> None:
@@ -41,9 +83,10 @@ def load_service() -> None:
     # gunicorn's start and stop hooks own the metrics directory the app writes to.
     gunicorn_conf.on_starting(None)
     try:
-        client = sys.modules["service.wsgi"].app.test_client()
-        for path in WARM_UP_PATHS:
-            client.get(path)
+        for target, expected in WARM_UP_REQUESTS:
+            status = serve(sys.modules["service.wsgi"].app, target)
+            if status != expected:
+                raise SystemExit(f"stdlib_bytecode: GET {target} answered {status}, not {expected}")
     finally:
         gunicorn_conf.on_exit(None)
 
