@@ -86,7 +86,10 @@ def post_worker_init(worker: Any) -> None:
     """Let /readyz answer 503 as soon as this worker is told to shut down."""
     from service.readiness import drain_on_sigterm  # noqa: PLC0415 - see MULTIPROCESS_DIR_ENV
 
-    drain_on_sigterm(worker.wsgi.extensions["readiness"])
+    # Any WSGI app may run under this config (the benchmark's bare baseline does).
+    readiness = getattr(worker.wsgi, "extensions", {}).get("readiness")
+    if readiness is not None:
+        drain_on_sigterm(readiness)
 
 
 def child_exit(server: Any, worker: Any) -> None:

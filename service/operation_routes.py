@@ -3,30 +3,33 @@
 from collections.abc import Callable
 from decimal import Decimal
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
 from service.arithmetic import OPERATIONS, Calculator, Operation
+from service.json_provider import json_response
 from service.numbers import parse_number
 from service.query import read_query
 
-View = Callable[[], dict[str, object]]
+View = Callable[[], Response]
 
 
 def operation_view(operation: Operation, calculator: Calculator, max_length: int) -> View:
     """Build the view for ``operation``: read the operands, compute, echo them with the result."""
     names = operation.parameters
 
-    def view() -> dict[str, object]:
+    def view() -> Response:
         given = read_query(request.args, names)
         operands: list[Decimal] = [
             parse_number(given.get(name), parameter=name, max_length=max_length) for name in names
         ]
         result = operation.apply(calculator, *operands)
-        return {
-            "operation": operation.name,
-            **dict(zip(names, operands, strict=True)),
-            "result": result,
-        }
+        return json_response(
+            {
+                "operation": operation.name,
+                **dict(zip(names, operands, strict=True)),
+                "result": result,
+            }
+        )
 
     return view
 

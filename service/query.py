@@ -24,16 +24,17 @@ class RepeatedParameterError(InvalidInputError):
 def read_query(args: MultiDict[str, str], accepted: Collection[str]) -> dict[str, str]:
     """Return the single value of each parameter given; refuse unknown or repeated names."""
     values: dict[str, str] = {}
-    for name, value in args.items(multi=True):
+    for name, given in args.lists():
         if name not in accepted:
             expected = ", ".join(repr(item) for item in accepted)
             raise UnexpectedParameterError(
                 f"unexpected query parameter {name[:40]!r}; this endpoint takes {expected}",
                 parameter=name[:40],
             )
-        if name in values:
+        if len(given) > 1:
             raise RepeatedParameterError(
-                f"query parameter {name!r} is given more than once", parameter=name
+                f"query parameter {name!r} is given {len(given)} times; give it once",
+                parameter=name,
             )
-        values[name] = value
+        values[name] = given[0]
     return values
