@@ -1,0 +1,96 @@
+"""Checklist items 11-17, 26 and 27: what the image and its gunicorn make of the container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checklist import Entry, registrar
+from deployment_facts import Deployment, read_host_status
+
+# A path inside the container; nothing on the host is touched.
+WORKER_TMP_DIR = "/dev/shm"  # noqa: S108
+
+CHECKS: list[Entry] = []
+check = registrar(CHECKS)
+
+
+@check("11", "runs as a non-root numeric UID/GID")
+def check_user(deployment: Deployment) -> tuple[bool, str]:
+    configured = str(deployment.service["Config"].get("User") or "")
+    uids = read_host_status(deployment.pid)["Uid"].split()
+    gids = read_host_status(deployment.pid)["Gid"].split()
+    numeric = bool(configured) and all(part.isdigit() for part in configured.split(":"))
+    identity = deployment.exec("id").stdout.strip()
+    passed = numeric and "0" not in uids and "0" not in gids and "calculator" in identity
+    evidence = f"User={configured or '(image default)'}; host Uid {uids[0]} Gid {gids[0]}"
+    return passed, f"{evidence}; {identity}"
+
+
+# Whole-filesystem search: any file the runtime user owns or anyone may write is a
+# place code could be changed. /proc, /sys and /dev are kernel views, /tmp is tmpfs.
+WRITABLE_SEARCH = (
+    "find / -xdev ( -path /proc -o -path /sys -o -path /dev -o -path /tmp ) -prune -o "
+    "( -user {uid} -o -group {gid} -perm -g=w -o -perm -o=w ! -type l ! -perm -1000 ) -print"
+)
+
+
+@check("12", "code and environment not owned by or writable for the runtime user")
+def check_code_not_writable(deployment: Deployment) -> tuple[bool, str]:
+    uid, gid = (read_host_status(deployment.pid)[key].split()[0] for key in ("Uid", "Gid"))
+    found = deployment.exec(*WRITABLE_SEARCH.format(uid=uid, gid=gid).split()).stdout.split()
+    if found:
+        return False, f"{len(found)} writable or runtime-owned paths, e.g. {', '.join(found[:3])}"
+    return True, f"no path on the root filesystem is owned by {uid}:{gid} or writable by others"
+
+
+@check("13", "no setuid or setgid files")
+def check_no_setuid(deployment: Deployment) -> tuple[bool, str]:
+    found = deployment.exec("find", "/", "-xdev", "-perm", "/6000", "-type", "f").stdout.split()
+    return not found, ", ".join(found[:5]) if found else "find / -xdev -perm /6000: none"
+
+
+@check("14", "/config/config.json readable, not writable by the runtime user")
+def check_config_readable(deployment: Deployment) -> tuple[bool, str]:
+    readable = deployment.exec("test", "-r", "/config/config.json").returncode == 0
+    writable = deployment.exec("test", "-w", "/config/config.json").returncode == 0
+    return readable and not writable, f"readable={readable} writable={writable}"
+
+
+@check("15", "exec-form command, gunicorn is PID 1 (or under docker-init)")
+def check_pid1(deployment: Deployment) -> tuple[bool, str]:
+    config = deployment.service["Config"]
+    command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
+    shell_form = command[:2] in (["/bin/sh", "-c"], ["sh", "-c"])
+    argv = deployment.pid1_argv()
+    is_gunicorn = any(Path(part).name == "gunicorn" for part in argv[:2])
+    return is_gunicorn and not shell_form, f"PID 1: {' '.join(argv)[:90]}"
+
+
+@check("16", "healthcheck defined without curl or wget")
+def check_healthcheck(deployment: Deployment) -> tuple[bool, str]:
+    test = (deployment.service["Config"].get("Healthcheck") or {}).get("Test") or []
+    defined = bool(test) and test[0] != "NONE"
+    uses_client = any(tool in " ".join(test) for tool in ("curl", "wget"))
+    return defined and not uses_client, " ".join(test)[:90] or "no healthcheck"
+
+
+@check("17", "STOPSIGNAL SIGTERM, stop grace period > gunicorn graceful_timeout")
+def check_stop_grace(deployment: Deployment) -> tuple[bool, str]:
+    signal = deployment.service["Config"].get("StopSignal") or "SIGTERM"
+    grace = deployment.service["Config"].get("StopTimeout")
+    grace_seconds = 10 if grace is None else int(grace)  # the engine's default
+    graceful = float(deployment.gunicorn()["graceful_timeout"])
+    passed = signal in {"SIGTERM", "15"} and grace_seconds > graceful
+    return passed, f"signal {signal}; grace {grace_seconds}s vs graceful_timeout {graceful:g}s"
+
+
+@check("26", "gunicorn worker_tmp_dir=/dev/shm")
+def check_worker_tmp_dir(deployment: Deployment) -> tuple[bool, str]:
+    value = deployment.gunicorn().get("worker_tmp_dir", "(unknown)")
+    return value == WORKER_TMP_DIR, f"worker_tmp_dir = {value}"
+
+
+@check("27", "gunicorn control socket off")
+def check_control_socket(deployment: Deployment) -> tuple[bool, str]:
+    value = deployment.gunicorn().get("control_socket_disable", "(unknown)")
+    return value == "True", f"control_socket_disable = {value}"

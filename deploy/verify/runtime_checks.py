@@ -1,0 +1,138 @@
+"""Checklist items 18-25: what compose asked of the engine, and what the kernel enforces."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from checklist import Entry, registrar
+from deployment_facts import Deployment, tree_status
+
+SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock")
+# A path inside the container; nothing on the host is touched.
+CONTAINER_TMP = "/tmp"  # noqa: S108
+
+CHECKS: list[Entry] = []
+check = registrar(CHECKS)
+
+
+@check("18a", "read-only root filesystem (a write probe fails)")
+def check_read_only_root(deployment: Deployment) -> tuple[bool, str]:
+    flag = bool(deployment.host.get("ReadonlyRootfs"))
+    probe = deployment.exec("touch", "/.verify-write-probe")
+    refused = "Read-only file system" in probe.stderr
+    if probe.returncode == 0:
+        deployment.exec("rm", "-f", "/.verify-write-probe")  # leave no trace in the container
+    reason = probe.stderr.strip() or "touch /.verify-write-probe succeeded"
+    return flag and refused, f"ReadonlyRootfs={flag}; {reason}"
+
+
+def tmpfs_targets(deployment: Deployment) -> list[str]:
+    """Every tmpfs mount point of the container, from either way compose declares them."""
+    mounts = [m["Destination"] for m in deployment.service["Mounts"] if m.get("Type") == "tmpfs"]
+    return sorted(set(mounts) | set(deployment.host.get("Tmpfs") or {}))
+
+
+@check("18b", "tmpfs for /tmp")
+def check_tmpfs(deployment: Deployment) -> tuple[bool, str]:
+    targets = tmpfs_targets(deployment)
+    return CONTAINER_TMP in targets, f"tmpfs: {', '.join(targets) or 'none'}"
+
+
+@check("19a", "cap_drop ALL, no cap_add; host CapEff 0 for every process")
+def check_capabilities(deployment: Deployment) -> tuple[bool, str]:
+    dropped = [cap.upper() for cap in deployment.host.get("CapDrop") or []]
+    added = deployment.host.get("CapAdd") or []
+    effective = tree_status(deployment, "CapEff")
+    passed = "ALL" in dropped and not added and effective == {"0000000000000000"}
+    return passed, f"CapDrop={dropped} CapAdd={added}; host CapEff {sorted(effective)}"
+
+
+@check("19b", "no-new-privileges; host NoNewPrivs 1 for every process")
+def check_no_new_privileges(deployment: Deployment) -> tuple[bool, str]:
+    options = deployment.host.get("SecurityOpt") or []
+    declared = any(opt in {"no-new-privileges", "no-new-privileges:true"} for opt in options)
+    flags = tree_status(deployment, "NoNewPrivs")
+    return declared and flags == {"1"}, f"SecurityOpt={options}; host NoNewPrivs {sorted(flags)}"
+
+
+@check("20a", "memory, CPU and PIDs limits")
+def check_limits(deployment: Deployment) -> tuple[bool, str]:
+    memory = int(deployment.host.get("Memory") or 0)
+    cpus = int(deployment.host.get("NanoCpus") or 0) / 1e9
+    if not cpus and deployment.host.get("CpuQuota"):
+        cpus = int(deployment.host["CpuQuota"]) / int(deployment.host.get("CpuPeriod") or 100_000)
+    pids = int(deployment.host.get("PidsLimit") or 0)
+    passed = memory > 0 and cpus > 0 and pids > 0
+    return passed, f"memory {memory // 2**20} MiB, cpus {cpus:g}, pids {pids}"
+
+
+@check("20b", "restart policy")
+def check_restart(deployment: Deployment) -> tuple[bool, str]:
+    policy = deployment.host.get("RestartPolicy") or {}
+    name = policy.get("Name") or "no"
+    passed = name in {"on-failure", "unless-stopped", "always"}
+    return passed, f"{name} (max retries {policy.get('MaximumRetryCount', 0)})"
+
+
+@check("21", "config bind-mounted read-only")
+def check_config_mount(deployment: Deployment) -> tuple[bool, str]:
+    mounts = [m for m in deployment.service["Mounts"] if m["Destination"].startswith("/config")]
+    if not mounts:
+        return False, "nothing mounted under /config"
+    described = "; ".join(f"{m['Destination']} RW={m['RW']}" for m in mounts)
+    return all(not m["RW"] for m in mounts), described
+
+
+@check("22a", "published on 127.0.0.1 only")
+def check_publishing(deployment: Deployment) -> tuple[bool, str]:
+    bindings = deployment.service["NetworkSettings"].get("Ports") or {}
+    published = [
+        f"{binding['HostIp'] or '*'}:{binding['HostPort']}->{port}"
+        for port, hosts in bindings.items()
+        for binding in hosts or []
+    ]
+    loopback = all(entry.startswith(("127.0.0.1:", "::1:")) for entry in published)
+    passed = bool(published) and loopback
+    return passed, ", ".join(published) or "no published port"
+
+
+@check("22b", "on a named network, not the default bridge or host")
+def check_network(deployment: Deployment) -> tuple[bool, str]:
+    networks = sorted(deployment.service["NetworkSettings"].get("Networks") or {})
+    passed = bool(networks) and not set(networks) & {"bridge", "host", "none"}
+    return passed, ", ".join(networks) or "no network"
+
+
+def socket_mounts(container: dict[str, Any]) -> Iterator[str]:
+    """Yield each mount of a container that carries a container-engine socket."""
+    for mount in container.get("Mounts") or []:
+        paths = (mount.get("Source") or "", mount.get("Destination") or "")
+        if any(path.endswith(SOCKET_NAMES) for path in paths):
+            yield f"{container['Name'].lstrip('/')}:{mount['Destination']}"
+
+
+@check("23", "no Docker socket mounted in any container of the project")
+def check_no_socket(deployment: Deployment) -> tuple[bool, str]:
+    found = [mount for container in deployment.project for mount in socket_mounts(container)]
+    names = ", ".join(sorted(c["Name"].lstrip("/") for c in deployment.project))
+    return not found, ", ".join(found) if found else f"none in {names}"
+
+
+@check("24", "log rotation")
+def check_log_rotation(deployment: Deployment) -> tuple[bool, str]:
+    log = deployment.host.get("LogConfig") or {}
+    driver, options = log.get("Type", ""), log.get("Config") or {}
+    rotated = driver == "local" or (
+        driver == "json-file" and "max-size" in options and "max-file" in options
+    )
+    return rotated, f"{driver} {json.dumps(options, sort_keys=True)}"
+
+
+@check("25", "health status healthy")
+def check_healthy(deployment: Deployment) -> tuple[bool, str]:
+    health = deployment.service["State"].get("Health") or {}
+    status = health.get("Status", "no healthcheck")
+    streak = health.get("FailingStreak", 0)
+    return status == "healthy", f"{status} (failing streak {streak})"
