@@ -36,7 +36,10 @@ if [ -z "${TRIVY_NETWORK:-}" ]; then
   # A mirror is useless without a network; otherwise stay offline.
   if [ -n "${TRIVY_DB_REPOSITORY:-}" ]; then TRIVY_NETWORK=bridge; else TRIVY_NETWORK=none; fi
 fi
-export TRIVY_NETWORK TRIVY_CACHE_VOLUME=$cache_volume SCAN_REPORTS_DIR=$reports
+# Only the vulnerability scan may need the network (to fetch the database);
+# every other run of the scanner gets none.
+database_network=$TRIVY_NETWORK
+export TRIVY_NETWORK=none TRIVY_CACHE_VOLUME=$cache_volume SCAN_REPORTS_DIR=$reports
 
 # Trivy exits 1 both for errors and (by default) for findings, so findings get
 # their own code inside and are mapped to this script's contract at the end.
@@ -60,9 +63,9 @@ check_settings() {
     "$local_scanner" | *@sha256:*) ;;
     *) fail_to_run "TRIVY_IMAGE=$TRIVY_IMAGE is not pinned by digest (name:tag@sha256:...)" ;;
   esac
-  case $TRIVY_NETWORK in
+  case $database_network in
     none | bridge) ;;
-    *) fail_to_run "TRIVY_NETWORK=$TRIVY_NETWORK: use none (offline) or bridge (may download the database)" ;;
+    *) fail_to_run "TRIVY_NETWORK=$database_network: use none (offline) or bridge (may download the database)" ;;
   esac
   docker info >/dev/null 2>&1 || fail_to_run "no Docker engine answers (make engine starts one)"
   docker image inspect "$image" >/dev/null 2>&1 || fail_to_run "image $image not found (run make build)"
@@ -103,18 +106,18 @@ prepare_input() {
 }
 
 offline_flags=()
-[ "$TRIVY_NETWORK" = none ] && offline_flags=(--skip-db-update --skip-java-db-update --offline-scan)
-common=(--quiet --timeout "${TRIVY_TIMEOUT:-10m}")
+[ "$database_network" = none ] && offline_flags=(--skip-db-update --skip-java-db-update --offline-scan)
+common=(--quiet --timeout "${TRIVY_TIMEOUT:-10m}" --skip-version-check --disable-telemetry)
 gate=(--severity "$severity" --ignorefile /input/.trivyignore.yaml --exit-code "$TRIVY_FINDINGS")
 
 declare -A outcome=()
 
-# run_scan NAME SCANNER TRIVY-ARGS...: writes reports/NAME.{json,sarif,txt,log}
+# run_scan NAME SCANNER NETWORK TRIVY-ARGS...: writes reports/NAME.{json,sarif,txt,log}
 # and records the outcome.
 run_scan() {
-  local name=$1 scanner=$2 rc
-  shift 2
-  trivy "$@" --format json >"$reports/$name.json" 2>"$reports/$name.log"
+  local name=$1 scanner=$2 network=$3 rc
+  shift 3
+  TRIVY_NETWORK=$network trivy "$@" --format json >"$reports/$name.json" 2>"$reports/$name.log"
   rc=$?
   case $rc in
     0) outcome[$name]=clean ;;
@@ -136,7 +139,7 @@ run_scan() {
 reason() {
   if grep -q -e 'cannot be specified on the first run' -e 'failed to download vulnerability DB' "$1"; then
     printf 'no vulnerability database (none cached in volume %s and %s); %s' "$cache_volume" \
-      "$([ "$TRIVY_NETWORK" = none ] && echo 'the scanner is offline' || echo 'the download failed')" \
+      "$([ "$database_network" = none ] && echo 'the scanner is offline' || echo 'the download failed')" \
       'load one with deploy/trivy/load-db.sh DB_DIR, or allow a download (TRIVY_NETWORK=bridge) from ghcr.io or from a mirror set in TRIVY_DB_REPOSITORY'
   else
     # Trivy's log lines are tab-separated; the last field is the message.
@@ -147,7 +150,7 @@ reason() {
 check_settings
 prepare_scanner
 prepare_input
-say "scanning $image with $TRIVY_IMAGE (network: $TRIVY_NETWORK, gate: $severity)"
+say "scanning $image with $TRIVY_IMAGE (database download: $([ "$database_network" = none ] && echo off || echo on), gate: $severity)"
 
 input=(image --input /input/image.tar)
 if trivy "${input[@]}" "${common[@]}" --format cyclonedx >"$reports/sbom.cdx.json" 2>"$reports/sbom.log"; then
@@ -156,11 +159,11 @@ else
   outcome[sbom]="could not run: $(reason "$reports/sbom.log")"
   rm -f "$reports/sbom.cdx.json"
 fi
-run_scan secrets secret "${input[@]}" "${common[@]}" "${gate[@]}" \
+run_scan secrets secret none "${input[@]}" "${common[@]}" "${gate[@]}" \
   --scanners secret --image-config-scanners secret --list-all-pkgs=false
-run_scan misconfigurations misconfig config "${common[@]}" "${gate[@]}" --skip-check-update \
+run_scan misconfigurations misconfig none config "${common[@]}" "${gate[@]}" --skip-check-update \
   /input/Dockerfile
-run_scan vulnerabilities vuln "${input[@]}" "${common[@]}" "${gate[@]}" "${offline_flags[@]}" \
+run_scan vulnerabilities vuln "$database_network" "${input[@]}" "${common[@]}" "${gate[@]}" "${offline_flags[@]}" \
   --scanners vuln --ignore-unfixed
 
 verdict=$CLEAN
