@@ -12,6 +12,8 @@ image=${TRIVY_LOCAL_IMAGE:-calculator-scan-trivy:$version}
 context=${TRIVY_BUILD_CONTEXT:-$root/build/trivy-image}
 python=${PYTHON:-$root/.venv/bin/python}
 ca_bundle=${TRIVY_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+# Hosts without Debian's ca-certificates still have certifi's bundle in the venv.
+[ -f "$ca_bundle" ] || ca_bundle=$("$python" -c 'import certifi; print(certifi.where())')
 
 say() { printf 'trivy-image: %s\n' "$*" >&2; }
 
