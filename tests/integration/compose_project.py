@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .docker_cli import LOOPBACK, ROOT, docker, inspect
+import requests
+
+from .docker_cli import LOOPBACK, ROOT, docker, inspect, wait_for
 
 SERVICE = "calculator"
 START_TIMEOUT_SECONDS = 180
 # Checks every second so `up --wait` returns about a second after the service is ready.
 HEALTH_INTERVAL = "1s"
+READY_TIMEOUT_SECONDS = 30
 
 
 @dataclass
@@ -71,6 +74,18 @@ class ComposeProject:
                 f"compose up of {self.name} failed:\n{started.stdout}{started.stderr}\n"
                 f"--- logs ---\n{self.logs()}"
             )
+        # Healthy means one check passed; ready means the published port answers too.
+        try:
+            wait_for(self.is_ready, seconds=READY_TIMEOUT_SECONDS, what=f"{self.name} /readyz 200")
+        except TimeoutError as error:
+            raise RuntimeError(f"{error}\n--- logs ---\n{self.logs()}") from None
+
+    def is_ready(self) -> bool:
+        """True when /readyz answers 200 through the published port."""
+        try:
+            return requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+        except requests.RequestException:  # refused, reset or timed out: not yet
+            return False
 
     def down(self) -> None:
         """Remove the project's containers, networks and volumes."""
@@ -100,6 +115,7 @@ class ComposeProject:
     def running(self) -> Iterator["ComposeProject"]:
         """Bring the project up for the block and always tear it down afterwards."""
         try:
+            self.down()  # from scratch, even after an interrupted earlier run
             self.up()
             yield self
         finally:
