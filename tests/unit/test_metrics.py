@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -51,18 +52,22 @@ def test_unknown_methods_share_one_label_value(client: FlaskClient) -> None:
     assert "BREW" not in text
 
 
+def add(url: str) -> int:
+    return requests.get(
+        f"{url}/add?a=1&b=2", timeout=10, headers={"Connection": "close"}
+    ).status_code
+
+
 def test_metrics_add_up_across_gunicorn_workers(
     gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
 ) -> None:
     """With several workers, one scrape reports the requests all of them answered."""
     metrics_dir = tmp_path / "metrics"
     server = gunicorn_server({"WEB_CONCURRENCY": "3", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
-    for _ in range(REQUESTS_SENT):
-        # A new connection per request lets the kernel spread them over the workers.
-        response = requests.get(
-            f"{server.url}/add?a=1&b=2", timeout=5, headers={"Connection": "close"}
-        )
-        assert response.status_code == 200
+    # Concurrent requests keep several sync workers busy at once, so more than one answers.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: add(server.url), range(REQUESTS_SENT)))
+    assert statuses == [200] * REQUESTS_SENT
     text = requests.get(f"{server.url}/metrics", timeout=5).text
     writers = list(metrics_dir.glob("counter_*.db"))
     assert len(writers) >= 2, "the requests should have been spread over several workers"
