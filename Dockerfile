@@ -51,6 +51,12 @@ RUN chmod -R u=rwX,go=rX /app /config \
 
 FROM ${BASE_IMAGE} AS runtime
 
+# First, so that no step below leaves byte code of its own in a layer either.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONFAULTHANDLER=1
+
 # The base's own pip and setuptools go too (the official image ships them), so
 # nothing in the image can install code; setuid/setgid bits are stripped so no
 # binary can raise privileges.
@@ -69,11 +75,6 @@ COPY --from=builder /stdlib-bytecode/ /
 COPY --from=builder /app /app
 
 WORKDIR /app
-ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONFAULTHANDLER=1
-
 USER 10001:10001
 EXPOSE 8000
 STOPSIGNAL SIGTERM
