@@ -10,11 +10,11 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from flask import Response
 from flask.json.provider import DefaultJSONProvider
 
 from service.numbers import format_number
 
+JSON_MEDIA_TYPE = "application/json"
 _CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
@@ -46,8 +46,3 @@ class ExactJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise ``obj``; formatting keyword arguments are ignored (output is compact)."""
         return encode_json(obj)
-
-
-def json_response(payload: Mapping[str, Any]) -> Response:
-    """An application/json response of ``payload``, built without Flask's generic path."""
-    return Response(encode_json(payload), mimetype="application/json")
