@@ -6,8 +6,9 @@
 #   1  findings: a fixable HIGH/CRITICAL vulnerability not in .trivyignore.yaml,
 #      a secret in any layer or in the image config, or a HIGH/CRITICAL
 #      Dockerfile misconfiguration. A finding outranks an incomplete scan.
-#   2  a scan could not run (no image, no Docker, no vulnerability database,
-#      a Trivy error); never reported as clean.
+#   2  a scan could not run (no image, no Docker, no vulnerability database or
+#      one older than TRIVY_DB_MAX_AGE_DAYS, a Trivy error); never reported as
+#      clean.
 #
 # Reports (reports/): sbom.cdx.json, and for each of vulnerabilities, secrets
 # and misconfigurations a .json, .sarif and .txt (table), plus Trivy's log.
@@ -17,7 +18,8 @@
 # (scratch for the tarball), TRIVY_IMAGE (scanner; pinned by digest when not
 # the local build), TRIVY_NETWORK (none: offline, the default; bridge: may
 # download the database), TRIVY_DB_REPOSITORY (a database mirror),
-# TRIVY_SEVERITY (default HIGH,CRITICAL). README "Security scanning" has all.
+# TRIVY_SEVERITY (default HIGH,CRITICAL), TRIVY_DB_MAX_AGE_DAYS (default 7).
+# README "Security scanning" has all.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +32,8 @@ ignorefile=${SCAN_IGNOREFILE:-$here/.trivyignore.yaml}
 reports=${SCAN_REPORTS_DIR:-$root/reports}
 scratch=${SCAN_WORK_DIR:-$root/build/scan}
 severity=${TRIVY_SEVERITY:-HIGH,CRITICAL}
+max_db_age=${TRIVY_DB_MAX_AGE_DAYS:-7}
+python=${PYTHON:-$root/.venv/bin/python}
 cache_volume=${TRIVY_CACHE_VOLUME:-calculator-scan-trivy-cache}
 export TRIVY_IMAGE=${TRIVY_IMAGE:-$local_scanner}
 if [ -z "${TRIVY_NETWORK:-}" ]; then
@@ -63,6 +67,9 @@ check_settings() {
     "$local_scanner" | *@sha256:*) ;;
     *) fail_to_run "TRIVY_IMAGE=$TRIVY_IMAGE is not pinned by digest (name:tag@sha256:...)" ;;
   esac
+  case $max_db_age in
+    '' | *[!0-9]*) fail_to_run "TRIVY_DB_MAX_AGE_DAYS=$max_db_age: expected a whole number of days" ;;
+  esac
   case $database_network in
     none | bridge) ;;
     *) fail_to_run "TRIVY_NETWORK=$database_network: use none (offline) or bridge (may download the database)" ;;
@@ -73,6 +80,31 @@ check_settings() {
   [ -f "$ignorefile" ] || fail_to_run "ignore file $ignorefile not found"
   if ! mkdir -p "$reports" "$scratch" || [ ! -w "$reports" ]; then
     fail_to_run "cannot write to $reports or $scratch"
+  fi
+}
+
+# Days since the cached vulnerability database was built; empty when there is none.
+database_age_days() {
+  trivy version --format json 2>/dev/null | "$python" -c '
+import datetime as dt, json, sys
+database = json.load(sys.stdin).get("VulnerabilityDB")
+if database:
+    updated = dt.datetime.fromisoformat(database["UpdatedAt"])
+    print((dt.datetime.now(dt.timezone.utc) - updated).days)
+'
+}
+
+# A clean result from an old database is not clean: new advisories are missing.
+check_database_age() {
+  local age
+  case ${outcome[vulnerabilities]} in clean | findings) ;; *) return ;; esac
+  age=$(database_age_days)
+  if [ -z "$age" ]; then
+    outcome[vulnerabilities]="could not run: the database's age cannot be read"
+  elif [ "$age" -gt "$max_db_age" ] && [ "${outcome[vulnerabilities]}" = clean ]; then
+    outcome[vulnerabilities]="could not run: the vulnerability database is $age days old (limit $max_db_age, TRIVY_DB_MAX_AGE_DAYS); load a fresh one with deploy/trivy/load-db.sh"
+  else
+    say "vulnerability database built $age days ago (limit $max_db_age)"
   fi
 }
 
@@ -165,6 +197,7 @@ run_scan misconfigurations misconfig none config "${common[@]}" "${gate[@]}" --s
   /input/Dockerfile
 run_scan vulnerabilities vuln "$database_network" "${input[@]}" "${common[@]}" "${gate[@]}" "${offline_flags[@]}" \
   --scanners vuln --ignore-unfixed
+check_database_age
 
 verdict=$CLEAN
 for name in sbom secrets misconfigurations vulnerabilities; do

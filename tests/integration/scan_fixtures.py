@@ -63,6 +63,20 @@ def run_scan(
     return ScanRun(completed.returncode, completed.stderr, reports)
 
 
+def load_database(volume: str, database: Path) -> None:
+    """Fill the cache volume `volume` from a database directory with deploy/trivy/load-db.sh."""
+    loaded = subprocess.run(
+        [str(LOAD_DB_COMMAND), str(database)],
+        env={**os.environ, "TRIVY_CACHE_VOLUME": volume},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if loaded.returncode != 0:
+        raise RuntimeError(f"load-db.sh failed:\n{loaded.stderr}")
+
+
 def build_image(tag: str, context: Path) -> str:
     """Build `context`/Dockerfile as `tag` with the plain builder and return the tag."""
     docker("build", "--quiet", "--tag", tag, str(context))
@@ -98,8 +112,8 @@ def locked_version(requirement: str) -> str:
 _BOLT_PAGE_SIZE = 4096
 
 
-def write_empty_vulnerability_db(directory: Path) -> Path:
-    """Write a valid, empty Trivy database (bbolt file + metadata) into `directory`.
+def write_empty_vulnerability_db(directory: Path, *, age: dt.timedelta = dt.timedelta()) -> Path:
+    """Write a valid, empty Trivy database (bbolt file + metadata), built `age` ago.
 
     The real database cannot be downloaded here; an empty one still takes the
     "database present" path through Trivy, so the clean exit code and the
@@ -110,12 +124,12 @@ def write_empty_vulnerability_db(directory: Path) -> Path:
     pages = [_bolt_meta_page(0, txid=0), _bolt_meta_page(1, txid=1)]
     pages += [_bolt_page_header(2, flags=0x10), _bolt_page_header(3, flags=0x02)]
     (directory / "trivy.db").write_bytes(b"".join(p.ljust(_BOLT_PAGE_SIZE, b"\0") for p in pages))
-    now = dt.datetime.now(dt.UTC)
+    built = dt.datetime.now(dt.UTC) - age
     metadata = {
         "Version": 2,  # the schema Trivy 0.76 reads
-        "NextUpdate": (now + dt.timedelta(days=1)).isoformat(),
-        "UpdatedAt": now.isoformat(),
-        "DownloadedAt": now.isoformat(),
+        "NextUpdate": (built + dt.timedelta(days=1)).isoformat(),
+        "UpdatedAt": built.isoformat(),
+        "DownloadedAt": built.isoformat(),
     }
     (directory / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
     return directory

@@ -19,11 +19,11 @@ from .docker_cli import ROOT, docker
 from .scan_fixtures import (
     CLEAN,
     FINDINGS,
-    LOAD_DB_COMMAND,
     NOT_RUN,
     ScanRun,
     build_image,
     fake_github_token,
+    load_database,
     locked_version,
     remove_image,
     remove_volume,
@@ -98,45 +98,53 @@ def dirty_scan(
     return run_scan(workspace, image=tag, dockerfile=dockerfile, cache_volume=cache_volume)
 
 
-@pytest.fixture(scope="module")
-def loaded_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A cache volume filled by load-db.sh, as on an air-gapped host given a database."""
+def loaded_volume(name: str, age: dt.timedelta, workspace: Path) -> Iterator[str]:
+    """A cache volume holding an empty database built `age` ago, removed afterwards."""
     require_docker()
-    name = f"calculator-scan-test-{RUN_ID}-loaded"
-    database = write_empty_vulnerability_db(tmp_path_factory.mktemp("trivy-db") / "db")
-    loaded = subprocess.run(
-        [str(LOAD_DB_COMMAND), str(database)],
-        env={**os.environ, "TRIVY_CACHE_VOLUME": name},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert loaded.returncode == 0, loaded.stderr
+    load_database(name, write_empty_vulnerability_db(workspace / "db", age=age))
     yield name
     remove_volume(name)
 
 
 @pytest.fixture(scope="module")
-def clean_scan(
-    loaded_cache_volume: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ScanRun]:
-    """A harmless throwaway image and a clean Dockerfile, scanned with a database present."""
+def loaded_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A cache volume filled by load-db.sh, as on an air-gapped host given a fresh database."""
+    name = f"calculator-scan-test-{RUN_ID}-loaded"
+    yield from loaded_volume(name, dt.timedelta(hours=1), tmp_path_factory.mktemp("fresh-db"))
+
+
+@pytest.fixture(scope="module")
+def stale_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A cache volume holding a database built 30 days ago."""
+    name = f"calculator-scan-test-{RUN_ID}-stale"
+    yield from loaded_volume(name, dt.timedelta(days=30), tmp_path_factory.mktemp("stale-db"))
+
+
+@pytest.fixture(scope="module")
+def harmless_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway image with nothing to find in it."""
+    require_docker()
     context = tmp_path_factory.mktemp("clean-image")
     (context / "greeting.txt").write_text("hello\n", encoding="utf-8")
     (context / "Dockerfile").write_text(
         "FROM scratch\nCOPY greeting.txt /srv/greeting.txt\n", encoding="utf-8"
     )
     tag = build_image(f"calculator-scan-test-{RUN_ID}-clean:latest", context)
-    try:
-        yield run_scan(
-            tmp_path_factory.mktemp("clean-scan"),
-            image=tag,
-            dockerfile=ROOT / "deploy/trivy/Dockerfile",
-            cache_volume=loaded_cache_volume,
-        )
-    finally:
-        remove_image(tag)
+    yield tag
+    remove_image(tag)
+
+
+@pytest.fixture(scope="module")
+def clean_scan(
+    harmless_image: str, loaded_cache_volume: str, tmp_path_factory: pytest.TempPathFactory
+) -> ScanRun:
+    """The harmless image and a clean Dockerfile, scanned with a fresh database present."""
+    return run_scan(
+        tmp_path_factory.mktemp("clean-scan"),
+        image=harmless_image,
+        dockerfile=ROOT / "deploy/trivy/Dockerfile",
+        cache_volume=loaded_cache_volume,
+    )
 
 
 def scanner_service() -> dict[str, Any]:
@@ -190,9 +198,25 @@ def test_planted_secret_gates_with_findings_code(dirty_scan: ScanRun) -> None:
 def test_cached_database_gives_clean_exit(clean_scan: ScanRun) -> None:
     """With a database in the volume and nothing to find, every scan runs and the exit is 0."""
     assert clean_scan.returncode == CLEAN, clean_scan.stderr
+    assert clean_scan.lines_mentioning("vulnerability database built 0 days ago (limit 7)")
     report = clean_scan.report("vulnerabilities.json")
     assert report["Trivy"]["Version"] == TRIVY_VERSION
     assert report["ArtifactName"] == "/input/image.tar"
+
+
+def test_stale_database_is_not_clean(
+    harmless_image: str, stale_cache_volume: str, tmp_path: Path
+) -> None:
+    """A database older than the limit turns a clean vulnerability scan into exit 2."""
+    run = run_scan(
+        tmp_path,
+        image=harmless_image,
+        dockerfile=ROOT / "deploy/trivy/Dockerfile",
+        cache_volume=stale_cache_volume,
+    )
+    assert run.returncode == NOT_RUN, run.stderr
+    (line,) = run.lines_mentioning("days old")
+    assert "30 days old (limit 7" in line
 
 
 def test_missing_image_exits_could_not_run(tmp_path: Path, cache_volume: str) -> None:
