@@ -5,10 +5,16 @@ Both run under the project's gunicorn config (service/gunicorn_conf.py) on
 connections) for the same time. Prints requests/s and p99 latency side by side
 and the service/bare ratio. Installs wrk with apt-get when it is missing (root).
 
-Usage: python deploy/bench/throughput.py [--seconds 10] [--rounds 1]
+It also measures CPU time per request of both WSGI apps called in-process (no
+server, no network), alternating short batches and keeping the fastest: a
+figure that other load on the machine disturbs far less than wrk's.
+
+Usage: python deploy/bench/throughput.py [--seconds 10] [--rounds 2]
 """
 
 import argparse
+import importlib
+import io
 import os
 import re
 import shutil
@@ -19,8 +25,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASELINE_DIR = REPO_ROOT / "deploy" / "bench" / "baseline"
@@ -130,11 +138,63 @@ def measure(wrk: str, app: str, extra_args: list[str], seconds: int) -> Result:
         stop_server(process)
 
 
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+IN_PROCESS_BATCHES = 15
+IN_PROCESS_BATCH_SIZE = 1000
+
+
+def load_in_process() -> dict[str, WSGIApp]:
+    """Import both apps into this process, as gunicorn's preload would."""
+    sys.path[:0] = [str(REPO_ROOT), str(BASELINE_DIR)]
+    for name in [name for name in os.environ if name.startswith("CALCULATOR_")]:
+        del os.environ[name]
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    os.environ["CALCULATOR_LOG_LEVEL"] = "WARNING"  # keep the start-up lines out of the report
+    service = importlib.import_module("service.app").create_app()
+    bare = importlib.import_module("app").app
+    return {"bare Flask (baseline)": bare, "calculator service": service}
+
+
+def cpu_per_request(apps: dict[str, WSGIApp]) -> dict[str, float]:
+    """Fastest batch's CPU microseconds per GET /add, batches of the apps alternating."""
+    path, _, query = PATH.partition("?")
+
+    def environ() -> dict[str, Any]:
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    def start_response(*_: object) -> None:
+        return None
+
+    best = dict.fromkeys(apps, float("inf"))
+    for _ in range(IN_PROCESS_BATCHES):
+        for name, app in apps.items():
+            started = time.process_time()
+            for _ in range(IN_PROCESS_BATCH_SIZE):
+                b"".join(app(environ(), start_response))
+            elapsed = (time.process_time() - started) / IN_PROCESS_BATCH_SIZE * 1e6
+            best[name] = min(best[name], elapsed)
+    return best
+
+
 def main() -> None:
     """Measure both apps (alternating over the rounds) and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="load time per run")
-    parser.add_argument("--rounds", type=int, default=1, help="runs per app, alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per app, alternating")
     options = parser.parse_args()
     wrk = ensure_wrk()
     contenders = {
@@ -161,6 +221,20 @@ def main() -> None:
         f"{'service / bare':24}{service.requests_per_second / bare.requests_per_second:>11.2f}x"
         f"{service.p99_ms / bare.p99_ms:>9.2f}x"
     )
+    print_cpu_comparison(cpu_per_request(load_in_process()))
+
+
+def print_cpu_comparison(cpu: dict[str, float]) -> None:
+    """Print the in-process CPU figures beside each other, and their ratio as throughput."""
+    print(
+        f"\nin-process CPU per request, fastest of {IN_PROCESS_BATCHES} batches of "
+        f"{IN_PROCESS_BATCH_SIZE}"
+    )
+    print(f"{'':24}{'us/request':>12}{'requests/s/core':>17}")
+    for name, micros in cpu.items():
+        print(f"{name:24}{micros:>12.1f}{1e6 / micros:>17.0f}")
+    ratio = cpu["bare Flask (baseline)"] / cpu["calculator service"]
+    print(f"{'service / bare':24}{'':>12}{ratio:>16.2f}x")
 
 
 if __name__ == "__main__":
