@@ -48,8 +48,13 @@ dpkg_excludes=(
 )
 
 say "building $tag with mmdebstrap (Debian bookworm, python3.11)"
+# mmdebstrap and its hooks are chatty: their output is shown only if the build fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # SOURCE_DATE_EPOCH makes the root file system reproducible for a given mirror state.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d 'today 00:00' +%s)} \
+# The image is tagged only after both sides of the pipe succeeded: a half-written
+# root file system must never pass for the base.
+image_id=$(SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d 'today 00:00' +%s)} \
 mmdebstrap --quiet --variant=minbase --format=tar \
   --include=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd \
   --aptopt='Acquire::Languages "none"' \
@@ -60,12 +65,17 @@ mmdebstrap --quiet --variant=minbase --format=tar \
   bookworm - \
   "deb $mirror bookworm main" \
   "deb $mirror bookworm-updates main" \
-  "deb $security_mirror bookworm-security main" |
+  "deb $security_mirror bookworm-security main" 2>"$log" |
   docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' \
     --message "Debian bookworm + python3.11 stand-in for python:3.11-slim-bookworm" \
-    - "$tag" >/dev/null
+    -) || {
+  say "building $tag failed; last lines of mmdebstrap's output:"
+  tail -n 30 "$log" >&2
+  exit 1
+}
+docker tag "$image_id" "$tag"
 
 say "built $tag ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
