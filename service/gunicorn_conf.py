@@ -23,23 +23,20 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - a fixed system mount, not a temp file name
 
 
-def _positive_int(name: str, default: int) -> int:
+def _integer_from_env(name: str, default: int, highest: int) -> int:
     text = os.environ.get(name)
     if text is None:
         return default
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        print(
-            configuration_error_line(ValueError(f"{name}={text!r} is not a positive integer")),
-            file=sys.stderr,
-            flush=True,
-        )
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= highest:
+        problem = ValueError(f"{name}={text!r} is not an integer from 1 to {highest}")
+        print(configuration_error_line(problem), file=sys.stderr, flush=True)
         raise SystemExit(2)
     return int(text)
 
 
-port = _positive_int("PORT", 8000)
+port = _integer_from_env("PORT", 8000, highest=65535)
 bind = [f"0.0.0.0:{port}"]
-workers = _positive_int("WEB_CONCURRENCY", 2 * available_cpus() + 1)
+workers = _integer_from_env("WEB_CONCURRENCY", 2 * available_cpus() + 1, highest=256)
 # Sync workers: the handlers are short and CPU-bound, where threads only add switching.
 worker_class = "sync"
 # The heartbeat file lives in memory: works with a read-only root and never stalls on disk.

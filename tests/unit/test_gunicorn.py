@@ -83,7 +83,9 @@ def test_default_worker_count_follows_usable_cpus() -> None:
         ({"CALCULATOR_PRECISON": "5"}, "unknown environment variable CALCULATOR_PRECISON"),
         ({"CALCULATOR_PRECISION": "0"}, "precision = '0' from CALCULATOR_PRECISION"),
         ({"CALCULATOR_CONFIG_FILE": "/nonexistent/config.json"}, "/nonexistent/config.json"),
-        ({"PORT": "http"}, "PORT='http' is not a positive integer"),
+        ({"PORT": "http"}, "PORT='http' is not an integer from 1 to 65535"),
+        ({"PORT": "70000"}, "PORT='70000' is not an integer from 1 to 65535"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY='0' is not an integer from 1 to 256"),
     ],
 )
 def test_bad_configuration_stops_gunicorn_with_one_line(
