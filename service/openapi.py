@@ -14,6 +14,8 @@ from service.settings import Settings
 NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 CALCULATION_PROBLEMS = ("400", "401", "422")
 ALWAYS_POSSIBLE = ("405", "500")
+# A key is needed only when the operator configures keys; {} allows calls without one.
+OPTIONAL_API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}, {}]
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -60,6 +62,7 @@ def _operation_paths(settings: Settings) -> dict[str, Any]:
                 "operationId": operation.name,
                 "summary": operation.summary,
                 "tags": ["arithmetic"],
+                "security": OPTIONAL_API_KEY,
                 "parameters": [_number_parameter(name, settings) for name in operation.parameters],
                 "responses": _responses(
                     _json_response("The operands and the result.", "OperationResult"),
@@ -75,6 +78,7 @@ def _evaluate_path(settings: Settings) -> dict[str, Any]:
     return {
         "get": {
             "operationId": "evaluate",
+            "security": OPTIONAL_API_KEY,
             "summary": "Evaluate one expression: numbers, + - * / % **, parentheses, sqrt().",
             "tags": ["expressions"],
             "parameters": [
@@ -87,6 +91,7 @@ def _evaluate_path(settings: Settings) -> dict[str, Any]:
         },
         "post": {
             "operationId": "evaluateBatch",
+            "security": OPTIONAL_API_KEY,
             "summary": "Evaluate a list of expressions; each item gets a result or a problem.",
             "tags": ["expressions"],
             "requestBody": {

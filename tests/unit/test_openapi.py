@@ -66,3 +66,12 @@ DESIGNED_REFUSALS: list[schemathesis.CheckFunction] = [
 def test_app_conforms_to_its_document(case: schemathesis.Case[Any]) -> None:
     """Generated requests never cause a server error, and every answer matches the document."""
     case.call_and_validate(excluded_checks=DESIGNED_REFUSALS)
+
+
+def test_calculations_declare_the_optional_bearer_key(document: dict[str, object]) -> None:
+    """Calculation endpoints declare the bearer scheme as optional; operations endpoints none."""
+    paths = document["paths"]
+    assert isinstance(paths, dict)
+    assert paths["/add"]["get"]["security"] == [{"apiKey": []}, {}]
+    assert paths["/evaluate"]["post"]["security"] == [{"apiKey": []}, {}]
+    assert "security" not in paths["/livez"]["get"]
