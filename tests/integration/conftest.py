@@ -66,7 +66,7 @@ def stack(image: str) -> Iterator[ComposeProject]:
 
 @pytest.fixture
 def http() -> Iterator[requests.Session]:
-    """An HTTP session that never follows redirects, so every answer is seen as sent."""
+    """An HTTP session that treats any redirect as an error: the service answers directly."""
     with requests.Session() as session:
         session.max_redirects = 0
         yield session
