@@ -77,8 +77,10 @@ def load_database(volume: str, database: Path) -> None:
         raise RuntimeError(f"load-db.sh failed:\n{loaded.stderr}")
 
 
-def build_image(tag: str, context: Path) -> str:
-    """Build `context`/Dockerfile as `tag` with the plain builder and return the tag."""
+def build_image(tag: str, context: Path, files: dict[str, str]) -> str:
+    """Write `files` (a Dockerfile among them) into `context`, build it as `tag`, return the tag."""
+    for name, text in files.items():
+        (context / name).write_text(text, encoding="utf-8")
     docker("build", "--quiet", "--tag", tag, str(context))
     return tag
 

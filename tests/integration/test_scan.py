@@ -71,18 +71,19 @@ def planted_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     require_docker()
     context = tmp_path_factory.mktemp("planted-secret")
     token = fake_github_token()
-    (context / "settings.env").write_text(f"GITHUB_TOKEN={token}\n", encoding="utf-8")
-    (context / "cleaned.env").write_text("GITHUB_TOKEN=\n", encoding="utf-8")
-    dockerfile = context / "Dockerfile"
-    dockerfile.write_text(
+    dockerfile = (
         "FROM scratch\n"
         "COPY settings.env /srv/settings.env\n"
         "COPY cleaned.env /srv/settings.env\n"
-        "USER root\n",
-        encoding="utf-8",
+        "USER root\n"
     )
-    tag = build_image(f"calculator-scan-test-{RUN_ID}-secret:latest", context)
-    yield tag, token, dockerfile
+    files = {
+        "Dockerfile": dockerfile,
+        "settings.env": f"GITHUB_TOKEN={token}\n",
+        "cleaned.env": "GITHUB_TOKEN=\n",
+    }
+    tag = build_image(f"calculator-scan-test-{RUN_ID}-secret:latest", context, files)
+    yield tag, token, context / "Dockerfile"
     remove_image(tag)
 
 
@@ -124,12 +125,12 @@ def stale_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 def harmless_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway image with nothing to find in it."""
     require_docker()
+    files = {
+        "Dockerfile": "FROM scratch\nCOPY greeting.txt /srv/greeting.txt\n",
+        "greeting.txt": "hello\n",
+    }
     context = tmp_path_factory.mktemp("clean-image")
-    (context / "greeting.txt").write_text("hello\n", encoding="utf-8")
-    (context / "Dockerfile").write_text(
-        "FROM scratch\nCOPY greeting.txt /srv/greeting.txt\n", encoding="utf-8"
-    )
-    tag = build_image(f"calculator-scan-test-{RUN_ID}-clean:latest", context)
+    tag = build_image(f"calculator-scan-test-{RUN_ID}-clean:latest", context, files)
     yield tag
     remove_image(tag)
 
