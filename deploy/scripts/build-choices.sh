@@ -42,8 +42,9 @@ choose_package_source() {
   fi
 }
 
-# OCI label values. "created" is the commit time, not the wall clock, so an
-# unchanged tree rebuilds to the same image (SOURCE_DATE_EPOCH overrides it).
+# OCI label values. "created" is the commit time, not the wall clock, so that
+# rebuilding an unchanged tree hits the cache for every step and gives the same
+# image ID (SOURCE_DATE_EPOCH overrides it).
 describe_source() {
   CALCULATOR_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml")
   if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
