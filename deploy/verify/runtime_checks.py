@@ -52,7 +52,9 @@ def check_capabilities(deployment: Deployment) -> tuple[bool, str]:
 @check("19b", "no-new-privileges; host NoNewPrivs 1 for every process")
 def check_no_new_privileges(deployment: Deployment) -> tuple[bool, str]:
     options = deployment.host.get("SecurityOpt") or []
-    declared = any(opt in {"no-new-privileges", "no-new-privileges:true"} for opt in options)
+    # The engine takes ":" and "=" as separators, and the bare flag as true.
+    spellings = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
+    declared = bool(spellings & set(options))
     flags = tree_status(deployment, "NoNewPrivs")
     return declared and flags == {"1"}, f"SecurityOpt={options}; host NoNewPrivs {sorted(flags)}"
 
