@@ -7,8 +7,8 @@ CPU + 1, counting the cgroup quota), FORWARDED_ALLOW_IPS (default 127.0.0.1),
 PROMETHEUS_MULTIPROC_DIR (default a fresh directory under the temp dir).
 """
 
+import contextlib
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -71,12 +71,17 @@ os.environ.setdefault(
 )
 
 
+def _remove_samples(directory: Path) -> None:
+    # Only prometheus_client's sample files: the directory may be one an operator chose.
+    for sample_file in directory.glob("*.db"):
+        sample_file.unlink(missing_ok=True)
+
+
 def on_starting(server: Any) -> None:
-    """Start with an empty metrics directory: samples of a previous run must not count."""
+    """Start with no samples in the metrics directory: a previous run's must not count."""
     directory = Path(os.environ[MULTIPROCESS_DIR_ENV])
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(mode=0o700, parents=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_samples(directory)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -97,5 +102,8 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    """Remove the metrics directory when gunicorn stops."""
-    shutil.rmtree(os.environ[MULTIPROCESS_DIR_ENV], ignore_errors=True)
+    """Remove the samples when gunicorn stops, and the directory if nothing else is in it."""
+    directory = Path(os.environ[MULTIPROCESS_DIR_ENV])
+    _remove_samples(directory)
+    with contextlib.suppress(OSError):
+        directory.rmdir()

@@ -80,12 +80,26 @@ def test_metrics_add_up_across_gunicorn_workers(
 def test_metrics_directory_is_removed_at_shutdown(
     gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
 ) -> None:
-    """gunicorn starts with an empty metrics directory and removes it when it stops."""
+    """gunicorn starts without old samples and removes its own when it stops."""
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     stale = metrics_dir / "counter_999999.db"
     stale.write_bytes(b"stale samples of an earlier run")
     server = gunicorn_server({"WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     assert not stale.exists()
+    assert requests.get(f"{server.url}/add?a=1&b=2", timeout=5).status_code == 200
+    assert list(metrics_dir.glob("*.db"))
     server.stop()
     assert not metrics_dir.exists()
+
+
+def test_other_files_in_the_metrics_directory_are_kept(
+    gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
+) -> None:
+    """Only sample files are deleted, so a shared directory loses nothing else."""
+    keep = tmp_path / "notes.txt"
+    keep.write_text("not a metrics file")
+    server = gunicorn_server({"WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    server.stop()
+    assert keep.read_text() == "not a metrics file"
+    assert not list(tmp_path.glob("*.db"))
