@@ -62,19 +62,10 @@ def test_printed_config_has_the_container_settings() -> None:
     assert {name: config[name] for name in expected} == expected
 
 
-def test_default_worker_count_follows_usable_cpus() -> None:
+def test_default_worker_count_follows_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without WEB_CONCURRENCY, workers = 2 x usable CPUs (affinity and cgroup quota) + 1."""
-    environ = {key: value for key, value in os.environ.items() if key != "WEB_CONCURRENCY"}
-    result = subprocess.run(
-        [str(GUNICORN), *CONFIG, "--print-config", "service.wsgi:app"],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert f"workers                            = {2 * available_cpus() + 1}" in result.stdout
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert printed_config()["workers"] == str(2 * available_cpus() + 1)
 
 
 @pytest.mark.parametrize(
