@@ -123,3 +123,15 @@ def test_sqrt_takes_only_a(client: FlaskClient) -> None:
     response = client.get("/sqrt?a=4&b=1")
     assert response.status_code == 400
     assert response.get_json()["parameter"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("rounding", "expected"),
+    [("ROUND_HALF_EVEN", "2"), ("ROUND_HALF_UP", "3"), ("ROUND_DOWN", "2"), ("ROUND_CEILING", "3")],
+)
+def test_rounding_setting_decides_ties(
+    make_app: Callable[..., Flask], rounding: str, expected: str
+) -> None:
+    """2 + 0.5 at one digit is a tie: the rounding setting, not Python's round(), decides it."""
+    client = make_app(precision=1, rounding=rounding).test_client()
+    assert get_json(client, "/add?a=2&b=0.5")[1]["result"] == Decimal(expected)
