@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
+from werkzeug.exceptions import BadRequest
 
 from service.arithmetic import Calculator
 from service.errors import CalculatorError, InvalidInputError, MissingParameterError
@@ -37,7 +38,10 @@ def read_batch(max_batch_size: int) -> list[str]:
             "the body must be a JSON list of expressions sent as application/json",
             parameter=BODY,
         )
-    document = request.get_json(silent=True)
+    try:
+        document = request.get_json()
+    except BadRequest:
+        raise InvalidBodyError("the body is not valid JSON", parameter=BODY) from None
     if not isinstance(document, list):
         raise InvalidBodyError(
             'the body must be a JSON list of expression strings, e.g. ["1 + 2", "sqrt(2)"]',

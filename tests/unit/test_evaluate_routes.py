@@ -74,6 +74,7 @@ def test_post_refuses_malformed_json(client: FlaskClient) -> None:
     response = client.post("/evaluate", data="[1,", content_type="application/json")
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
+    assert response.get_json()["detail"] == "the body is not valid JSON"
 
 
 def test_post_refuses_other_media_types(client: FlaskClient) -> None:
