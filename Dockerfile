@@ -40,13 +40,14 @@ COPY config/config.json /config/config.json
 COPY service/ /app/service/
 WORKDIR /app
 # Permissions are normalised here, whatever the host's umask. The smoke test
-# loads gunicorn's config and the app exactly as the runtime command does, then
-# serves a few requests and compiles the standard-library modules all that
-# used: the base ships none compiled, and the runtime root is read-only.
+# loads gunicorn's config and the app with the runtime command's arguments
+# (what `gunicorn --check-config` does), serves a few requests, and compiles
+# the standard-library modules all that used: the base ships none compiled,
+# and the runtime root is read-only.
 RUN chmod -R u=rwX,go=rX /app /config \
  && python3 -m compileall -q --invalidation-mode=unchecked-hash /app/service \
- && /opt/venv/bin/gunicorn --check-config --config=python:service.gunicorn_conf service.wsgi:app \
- && PYTHONPATH=/app /opt/venv/bin/python /tmp/stdlib_bytecode.py /stdlib-bytecode
+ && /opt/venv/bin/python /tmp/stdlib_bytecode.py /stdlib-bytecode \
+        --config=python:service.gunicorn_conf service.wsgi:app
 
 
 FROM ${BASE_IMAGE} AS runtime

@@ -32,6 +32,8 @@ WARM_UP_REQUESTS = 200
 WORKERS = "2"
 START_DEADLINE_SECONDS = 30.0
 PROBE_PATH = "/add?a=1&b=2"
+# Every image the bench builds, including those a later build leaves untagged.
+BUILT: set[str] = set()
 # The service runs as compose runs it; the baseline as its recipe intends.
 SERVICE_RUN_FLAGS = (
     "--read-only",
@@ -76,8 +78,10 @@ def prepare_contexts() -> None:
 
 
 def build(service: str, *options: str) -> None:
-    """Build one of the bench compose file's images."""
+    """Build one of the bench compose file's images and note its ID for the clean-up."""
     run((*COMPOSE, "build", "--quiet", *options, service))
+    image = SERVICE_IMAGE if service == "service" else BASELINE_IMAGE
+    BUILT.add(run(("docker", "image", "inspect", "--format", "{{.Id}}", image)))
 
 
 def image_size(image: str) -> int:
@@ -189,8 +193,9 @@ def main() -> int:
             (SERVICE_IMAGE, SERVICE_RUN_FLAGS), (BASELINE_IMAGE, ())
         )
     finally:
-        for image in (SERVICE_IMAGE, BASELINE_IMAGE):
-            run(("docker", "image", "rm", "--force", image), check=False)
+        run(("docker", "image", "rm", SERVICE_IMAGE, BASELINE_IMAGE), check=False)
+        # Without --force: an ID that something else tagged meanwhile stays.
+        run(("docker", "image", "rm", *BUILT), check=False)
         shutil.rmtree(WORK, ignore_errors=True)
 
     mib = 2**20

@@ -19,6 +19,11 @@ security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 say() { printf 'base-image: %s\n' "$*" >&2; }
 
+# Concurrent builds (parallel CI jobs, several checkouts) wait for the first one
+# and then find the image present, instead of all building it.
+exec 9>"${TMPDIR:-/tmp}/calculator-base-image.lock"
+flock 9
+
 if [ "${BASE_REBUILD:-0}" != 1 ] && docker image inspect "$tag" >/dev/null 2>&1; then
   say "$tag present"
   exit 0

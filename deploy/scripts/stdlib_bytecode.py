@@ -1,17 +1,22 @@
-"""Compile byte code for the standard-library modules the service loads.
+"""Load the service as gunicorn does, then compile the standard-library modules it used.
 
-Run by the Dockerfile's builder stage: ``python stdlib_bytecode.py STAGING_ROOT``.
+Run by the Dockerfile's builder stage, with the image's gunicorn arguments:
+``python stdlib_bytecode.py STAGING_ROOT --config=python:service.gunicorn_conf service.wsgi:app``.
 
 The official Python images ship their standard library without byte code, and
 the service's root file system is read-only, so every start would compile some
 200 modules from source, in memory, again (seconds on a small CPU share). This
-loads what the running service loads (gunicorn's master and sync worker, the
-app answering a few requests, the health check) and writes byte code for
-exactly those standard-library modules under STAGING_ROOT, mirroring their
-paths, for the runtime stage to copy over its root. Hash-based and unchecked:
-the sources never change inside the image, so imports need not even stat them.
-A request answered with the wrong status fails the build: no image is made
-from an app that cannot serve.
+loads what the running service loads (gunicorn's configuration and master,
+its sync worker, the app answering a few requests, the health check) and
+writes byte code for exactly those standard-library modules under
+STAGING_ROOT, mirroring their paths, for the runtime stage to copy over its
+root. Hash-based and unchecked: the sources never change inside the image, so
+imports need not even stat them.
+
+It is also the image's smoke test, in one process (one app load keeps a
+code-only rebuild short): gunicorn reads its configuration and loads the app
+exactly as ``gunicorn --check-config`` would, and a request answered with the
+wrong status fails the build. No image is made from an app that cannot serve.
 """
 
 import importlib
@@ -24,16 +29,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-# The order gunicorn itself follows: its config module first, then the app.
-ENTRY_MODULES = (
-    "gunicorn.app.wsgiapp",
-    "gunicorn.arbiter",
-    "gunicorn.workers.sync",
-    "gunicorn.glogging",
-    "service.gunicorn_conf",
-    "service.wsgi",
-    "service.healthcheck",
-)
+# Loaded by the running service beyond what the config and the app load.
+RUNTIME_MODULES = ("gunicorn.arbiter", "service.healthcheck")
 # Requests whose handling imports modules lazily, and the status each must get:
 # the image is never built from an app that cannot answer them.
 WARM_UP_REQUESTS = (("/add?a=1&b=2", 200), ("/livez", 200), ("/metrics", 200), ("/nowhere", 404))
@@ -75,20 +72,26 @@ def serve(app: WsgiApp, target: str) -> int:
     return int(statuses[-1].split()[0])
 
 
-def load_service() -> None:
-    """Import the entry points and answer a few requests, as a running worker would."""
-    for name in ENTRY_MODULES:
+def load_service(gunicorn_args: list[str]) -> None:
+    """Load config and app as gunicorn does, then answer a few requests as a worker would."""
+    wsgiapp = importlib.import_module("gunicorn.app.wsgiapp")
+    # gunicorn parses sys.argv; a bad setting or config module exits here, as it would at start.
+    sys.argv = ["gunicorn", *gunicorn_args]
+    application = wsgiapp.WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]")
+    app = application.load()
+    for name in RUNTIME_MODULES:
         importlib.import_module(name)
-    gunicorn_conf = sys.modules["service.gunicorn_conf"]
+    # Resolving these imports the worker and logger classes the configuration names.
+    _ = application.cfg.worker_class, application.cfg.logger_class
     # gunicorn's start and stop hooks own the metrics directory the app writes to.
-    gunicorn_conf.on_starting(None)
+    application.cfg.on_starting(None)
     try:
         for target, expected in WARM_UP_REQUESTS:
-            status = serve(sys.modules["service.wsgi"].app, target)
+            status = serve(app, target)
             if status != expected:
                 raise SystemExit(f"stdlib_bytecode: GET {target} answered {status}, not {expected}")
     finally:
-        gunicorn_conf.on_exit(None)
+        application.cfg.on_exit(None)
 
 
 def loaded_stdlib_sources() -> list[Path]:
@@ -120,10 +123,10 @@ def compile_into(staging: Path, sources: list[Path]) -> None:
 
 def main(argv: list[str]) -> int:
     """Load the service, compile what it used, report the count."""
-    if len(argv) != 2:
-        print(f"usage: {argv[0]} STAGING_ROOT", file=sys.stderr)
+    if len(argv) < 3:
+        print(f"usage: {argv[0]} STAGING_ROOT GUNICORN_ARGUMENT...", file=sys.stderr)
         return 2
-    load_service()
+    load_service(argv[2:])
     sources = loaded_stdlib_sources()
     compile_into(Path(argv[1]), sources)
     print(f"stdlib_bytecode: compiled {len(sources)} standard-library modules", file=sys.stderr)
