@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by build.sh and bench.sh: decides how this host builds images and
 # exports the answers as the variables compose.yaml passes as build arguments.
 #   choose_base            BASE_IMAGE: unset (the Dockerfile's pinned official
@@ -6,6 +7,7 @@
 #                          when containers cannot reach the package index
 #   describe_source        CALCULATOR_VERSION/REVISION/CREATED/SOURCE for the OCI labels
 # Expects $root (the repository) and say().
+: "${root:?build-choices.sh is sourced by a script that sets root}"
 
 stand_in=calculator-base:3.11-slim-bookworm
 official=$(sed -n 's/^ARG BASE_IMAGE=//p' "$root/Dockerfile")
