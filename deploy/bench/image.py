@@ -146,8 +146,10 @@ def measure_interleaved(
     from anything else on the machine weighs on both alike."""
     samples: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
     for _ in range(STARTS):
-        for (image, flags), runs in zip((service, baseline), samples, strict=True):
-            runs.append(start_once(image, flags, f"calculator-bench-{len(runs)}-{os.getpid()}"))
+        for role, (image, flags), runs in zip(
+            ("service", "baseline"), (service, baseline), samples, strict=True
+        ):
+            runs.append(start_once(image, flags, f"calculator-bench-{role}-{os.getpid()}"))
     service_figures, baseline_figures = (
         RunFigures(
             start_seconds=statistics.median(start for start, _ in runs),
