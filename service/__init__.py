@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from service.app import create_app
 
-__all__ = ["create_app"]
+__all__ = ["__version__", "create_app"]
+
+# The one place the version is written: pyproject.toml, the OpenAPI document and the
+# image's OCI label all read it from here (the image runs from source, not installed).
+__version__ = "1.0.0"
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,10 @@
 """The application factory: settings in, a configured Flask app out."""
 
 import logging
-from importlib import metadata
 
 from flask import Flask
 
+from service import __version__
 from service.arithmetic import ArithmeticLimits, Calculator
 from service.auth import read_api_keys
 from service.envelope import install_envelope
@@ -21,14 +21,6 @@ from service.settings import Settings
 from service.settings_loader import describe_config_source, load_settings
 
 logger = logging.getLogger(__name__)
-
-
-def package_version() -> str:
-    """The installed distribution's version, or "0+unknown" when run from a source tree."""
-    try:
-        return metadata.version("calculator-service")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -66,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     metrics = RequestMetrics()
     register_operation_routes(app, calculator, settings.max_number_length)
     register_evaluate_routes(app, calculator, expression_limits, settings.max_batch_size)
-    register_operations_routes(app, readiness, metrics, build_openapi(settings, package_version()))
+    register_operations_routes(app, readiness, metrics, build_openapi(settings, __version__))
     install_envelope(app, metrics, api_keys)
     app.extensions["readiness"] = readiness
     app.extensions["settings"] = settings

@@ -48,7 +48,7 @@ choose_package_source() {
 # rebuilding an unchanged tree hits the cache for every step and gives the same
 # image ID (SOURCE_DATE_EPOCH overrides it).
 describe_source() {
-  CALCULATOR_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml")
+  CALCULATOR_VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/service/__init__.py")
   if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
     CALCULATOR_REVISION=$(git -C "$root" rev-parse HEAD)
     git -C "$root" diff --quiet HEAD -- || CALCULATOR_REVISION+=-dirty

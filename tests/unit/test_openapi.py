@@ -9,6 +9,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from service import __version__
 from service.arithmetic import OPERATIONS
 
 
@@ -23,6 +24,12 @@ def document(make_app: Callable[..., Flask]) -> dict[str, object]:
 def test_document_is_openapi_3_1(document: dict[str, object]) -> None:
     """The document declares OpenAPI 3.1."""
     assert str(document["openapi"]).startswith("3.1")
+
+
+def test_document_carries_the_package_version(document: dict[str, Any]) -> None:
+    """info.version is the package's own version, the same one pyproject.toml declares."""
+    assert document["info"]["version"] == __version__
+    assert __version__[0].isdigit()
 
 
 def test_every_route_is_documented(
