@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the image budgets beside a bare baseline (deploy/bench/image.py),
-# then the request throughput (deploy/bench/throughput.py) when present.
+# then the request throughput beside a bare Flask app (deploy/bench/throughput.py).
 # Builds with the same base and package source as build.sh would choose.
 set -euo pipefail
 
@@ -20,6 +20,4 @@ export BENCH_BASE_IMAGE=${BASE_IMAGE:-$official}
 mkdir -p build/wheelhouse
 
 "$python" deploy/bench/image.py
-if [ -f deploy/bench/throughput.py ]; then
-  "$python" deploy/bench/throughput.py
-fi
+"$python" deploy/bench/throughput.py
