@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from typing import Any
 
 from checklist import Entry, registrar
 from deployment_facts import Deployment, tree_status
 
-SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock")
+# Engine sockets (Docker's, containerd's, Podman's, ...) all end so; a host socket under
+# any other name is caught by its file type instead.
+SOCKET_SUFFIX = ".sock"
 # A path inside the container; nothing on the host is touched.
 CONTAINER_TMP = "/tmp"  # noqa: S108
 
@@ -107,15 +111,24 @@ def check_network(deployment: Deployment) -> tuple[bool, str]:
     return passed, ", ".join(networks) or "no network"
 
 
+def is_host_socket(path: str) -> bool:
+    """Whether ``path`` on the host is a Unix socket (a missing path is not)."""
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def socket_mounts(container: dict[str, Any]) -> Iterator[str]:
-    """Yield each mount of a container that carries a container-engine socket."""
+    """Yield each mount of a container that carries a host socket, an engine's above all."""
     for mount in container.get("Mounts") or []:
-        paths = (mount.get("Source") or "", mount.get("Destination") or "")
-        if any(path.endswith(SOCKET_NAMES) for path in paths):
-            yield f"{container['Name'].lstrip('/')}:{mount['Destination']}"
+        source, destination = mount.get("Source") or "", mount.get("Destination") or ""
+        named_like_one = source.endswith(SOCKET_SUFFIX) or destination.endswith(SOCKET_SUFFIX)
+        if named_like_one or is_host_socket(source):
+            yield f"{container['Name'].lstrip('/')}:{destination}"
 
 
-@check("23", "no Docker socket mounted in any container of the project")
+@check("23", "no Docker (or other host) socket mounted in any container of the project")
 def check_no_socket(deployment: Deployment) -> tuple[bool, str]:
     found = [mount for container in deployment.project for mount in socket_mounts(container)]
     names = ", ".join(sorted(c["Name"].lstrip("/") for c in deployment.project))
