@@ -72,7 +72,7 @@ def start_server(app: str, port: int, extra_args: list[str]) -> subprocess.Popen
         [
             str(GUNICORN),
             "--config",
-            "python:service.gunicorn_conf",
+            "python:service.runtime.gunicorn_conf",
             *extra_args,
             "--bind",
             f"127.0.0.1:{port}",
@@ -150,7 +150,7 @@ def load_in_process() -> dict[str, WSGIApp]:
         del os.environ[name]
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     os.environ["CALCULATOR_LOG_LEVEL"] = "WARNING"  # keep the start-up lines out of the report
-    service = importlib.import_module("service.app").create_app()
+    service = importlib.import_module("service.web.app").create_app()
     bare = importlib.import_module("app").app
     return {"bare Flask (baseline)": bare, "calculator service": service}
 

@@ -76,14 +76,14 @@ class ComposeProject:
             )
         # Healthy means one check passed; ready means the published port answers too.
         try:
-            wait_for(self.is_ready, seconds=READY_TIMEOUT_SECONDS, what=f"{self.name} /readyz 200")
+            wait_for(self.is_ready, seconds=READY_TIMEOUT_SECONDS, what=f"{self.name} /livez 200")
         except TimeoutError as error:
             raise RuntimeError(f"{error}\n--- logs ---\n{self.logs()}") from None
 
     def is_ready(self) -> bool:
-        """True when /readyz answers 200 through the published port."""
+        """True when /livez answers 200 through the published port."""
         try:
-            return requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+            return requests.get(f"{self.base_url}/livez", timeout=2).status_code == 200
         except requests.RequestException:  # refused, reset or timed out: not yet
             return False
 

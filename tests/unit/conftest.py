@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from gunicorn_process import GunicornServer
 
-from service.app import create_app
-from service.settings import Settings
+from service.runtime.settings import Settings
+from service.web.app import create_app
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     for name in list(os.environ):
         if name.upper().startswith("CALCULATOR_") or name == "PROMETHEUS_MULTIPROC_DIR":
             monkeypatch.delenv(name)
-    monkeypatch.setattr("service.config_file.DEFAULT_CONFIG_FILE", tmp_path / "absent.json")
+    monkeypatch.setattr("service.runtime.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.json")
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.auth import ApiKeys, read_api_keys
-from service.config_errors import ConfigurationError
+from service.runtime.settings import ConfigurationError
+from service.web.auth import ApiKeys, read_api_keys
 
 KEY = "k3y-0123456789abcdef"
 OTHER_KEY = "other-0123456789abcdef"
@@ -61,9 +61,9 @@ def test_calculations_accept_any_configured_key(protected: FlaskClient, key: str
     )
 
 
-@pytest.mark.parametrize("url", ["/livez", "/readyz", "/metrics", "/openapi.json"])
+@pytest.mark.parametrize("url", ["/livez", "/metrics", "/openapi.json"])
 def test_operations_endpoints_stay_open(protected: FlaskClient, url: str) -> None:
-    """Health, readiness, metrics and the API document need no key."""
+    """Liveness, metrics and the API document need no key."""
     assert protected.get(url).status_code == 200
 
 

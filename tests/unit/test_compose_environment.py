@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from service.settings import ENV_PREFIX, Settings
+from service.runtime.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

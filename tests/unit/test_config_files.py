@@ -5,8 +5,7 @@ from pathlib import Path
 
 import jsonschema_rs
 
-from service.settings import Settings
-from service.settings_schema import render_schema, settings_schema
+from service.runtime.settings import Settings, render_schema, settings_schema
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 

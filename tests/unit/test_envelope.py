@@ -37,7 +37,7 @@ def test_method_not_allowed_lists_allowed_methods(client: FlaskClient) -> None:
     """405 keeps the Allow header."""
     response = client.put("/evaluate")
     assert response.status_code == 405
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
 def test_unexpected_exception_is_a_500_problem_without_details(

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from service import errors
-from service.errors import (
+from service.core import errors
+from service.core.errors import (
     CalculatorError,
     DomainError,
     ExpressionSyntaxError,
@@ -19,7 +19,7 @@ from service.errors import (
 
 
 def defined_errors() -> set[type[CalculatorError]]:
-    """Every CalculatorError subclass defined in service.errors that has no subclass there."""
+    """Every CalculatorError subclass defined in service.core.errors that has no subclass there."""
     found: set[type[CalculatorError]] = set()
     pending: list[type[CalculatorError]] = [CalculatorError]
     while pending:

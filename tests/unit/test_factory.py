@@ -5,8 +5,7 @@ import json
 import pytest
 
 from service import create_app
-from service.config_errors import ConfigurationError
-from service.settings import Settings
+from service.runtime.settings import ConfigurationError, Settings
 
 
 def test_injected_settings_are_used(monkeypatch: pytest.MonkeyPatch) -> None:

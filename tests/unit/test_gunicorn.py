@@ -10,9 +10,7 @@ import pytest
 import requests
 from gunicorn_process import GUNICORN, REPO_ROOT, GunicornServer
 
-from service.cpu_quota import available_cpus
-
-CONFIG = ["--config", "python:service.gunicorn_conf"]
+CONFIG = ["--config", "python:service.runtime.gunicorn_conf"]
 
 
 def gunicorn(*args: str, **environ: str) -> subprocess.CompletedProcess[str]:
@@ -57,22 +55,50 @@ def test_printed_config_has_the_container_settings() -> None:
         "limit_request_fields": "50",
         "forwarded_allow_ips": "['127.0.0.1']",
         "accesslog": "-",
-        "logger_class": "service.gunicorn_logging.JsonLogger",
+        "logger_class": "service.runtime.logs.JsonLogger",
+        "worker_class": "service.runtime.worker.DeadlineWorker",
+        "threads": "8",
+        "keepalive": "5",
     }
     assert {name: config[name] for name in expected} == expected
 
 
-def test_default_worker_count_follows_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_worker_count_follows_usable_cpus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Without WEB_CONCURRENCY, workers = 2 x usable CPUs (affinity and cgroup quota) + 1."""
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    from service.runtime.gunicorn_conf import available_cpus  # noqa: PLC0415 - env set first
+
     assert printed_config()["workers"] == str(2 * available_cpus() + 1)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", 64), ("150000 100000", 2), ("50000 100000", 1), ("garbage", 64)],
+)
+def test_usable_cpus_follow_the_cgroup_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cpu_max: str, expected: int
+) -> None:
+    """A cgroup quota caps the CPU count, rounded up to whole CPUs; no quota leaves affinity."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(64)))
+    from service.runtime.gunicorn_conf import available_cpus  # noqa: PLC0415 - env set first
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text(cpu_max + "\n")
+    assert available_cpus(quota) == expected
 
 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
         ({"CALCULATOR_PRECISON": "5"}, "unknown environment variable CALCULATOR_PRECISON"),
-        ({"CALCULATOR_PRECISION": "0"}, "precision = '0' from CALCULATOR_PRECISION"),
+        ({"CALCULATOR_PRECISION": "0"}, "precision = 0 from CALCULATOR_PRECISION"),
+        ({"CALCULATOR_PRECISION": "+34"}, "precision = '+34' from CALCULATOR_PRECISION"),
+        ({"ACCESS_LOG": "yes"}, "ACCESS_LOG='yes' is neither 'on' nor 'off'"),
+        ({"THREADS": "0"}, "THREADS='0' is not an integer from 1 to 64"),
         ({"CALCULATOR_CONFIG_FILE": "/nonexistent/config.json"}, "/nonexistent/config.json"),
         ({"PORT": "http"}, "PORT='http' is not an integer from 1 to 65535"),
         ({"PORT": "70000"}, "PORT='70000' is not an integer from 1 to 65535"),

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from gunicorn_process import REPO_ROOT, free_port
 
-from service.healthcheck import is_alive
+from service.runtime.healthcheck import is_alive
 
 
 def serve(status: int) -> Iterator[int]:
@@ -56,7 +56,7 @@ def test_not_alive_when_nothing_listens() -> None:
 
 def run_module(port: str) -> int:
     return subprocess.run(
-        [sys.executable, "-m", "service.healthcheck"],
+        [sys.executable, "-m", "service.runtime.healthcheck"],
         cwd=REPO_ROOT,
         env={"PORT": port},
         timeout=10,

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.json_provider import encode_json
+from service.web.problems import encode_json
 
 
 @pytest.mark.parametrize(

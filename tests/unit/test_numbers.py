@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.errors import (
+from service.core.errors import (
     CalculatorError,
     InputTooLargeError,
     InvalidNumberError,
     MissingParameterError,
 )
-from service.numbers import MAX_EXPONENT_DIGITS, format_number, parse_number
+from service.core.numbers import MAX_EXPONENT_DIGITS, format_number, parse_number
 
 MAX_LENGTH = 100
 # RFC 8259, section 6, written out independently of the code under test.

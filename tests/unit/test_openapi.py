@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from service import __version__
-from service.arithmetic import OPERATIONS
+from service.core.calculator import OPERATIONS
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from service.settings import ENV_PREFIX, Settings
+from service.runtime.settings import ENV_PREFIX, Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config_errors import ConfigurationError
-from service.settings_loader import describe_config_source, load_settings
+from service.runtime.settings import ConfigurationError, describe_config_source, load_settings
 
 
 @pytest.fixture
@@ -98,7 +97,7 @@ def test_directory_at_config_path_fails(config_file: Path) -> None:
 
 def test_directory_at_default_path_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Even at the default path, a directory is an error, not a silent fallback."""
-    monkeypatch.setattr("service.config_file.DEFAULT_CONFIG_FILE", tmp_path)
+    monkeypatch.setattr("service.runtime.settings.DEFAULT_CONFIG_FILE", tmp_path)
     fails_with("is a directory")
 
 

@@ -1,4 +1,4 @@
-"""Container health check without curl: ``python -m service.healthcheck``.
+"""Container health check without curl: ``python -m service.runtime.healthcheck``.
 
 Exits 0 if GET http://127.0.0.1:$PORT/livez answers 200 within 2 seconds, else 1.
 Standard library only, so it starts fast and needs nothing the image lacks.

@@ -1,4 +1,4 @@
-"""The calculator's domain errors: the only exceptions the calculation core raises.
+"""The calculation core's errors: the only exceptions the core raises.
 
 Each class carries what an RFC 9457 problem needs (``slug`` for the type URI,
 ``title``, ``status``) so the HTTP layer can render any of them without a table
@@ -128,6 +128,17 @@ class OperandOutOfRangeError(DomainError):
     title = "Operand out of range"
 
 
+class TooMuchWorkError(DomainError):
+    """The request needs more computation than its budget allows.
+
+    A 422, not a 503: the same request at the same settings would need the same work
+    again, so the client must simplify it or split the batch rather than retry.
+    """
+
+    slug = "too-much-work"
+    title = "Too much work"
+
+
 def error_types() -> tuple[type[CalculatorError], ...]:
     """Every concrete error the core raises, e.g. to document problem types."""
     return (
@@ -141,4 +152,5 @@ def error_types() -> tuple[type[CalculatorError], ...]:
         ResultTooLargeError,
         ResultTooSmallError,
         OperandOutOfRangeError,
+        TooMuchWorkError,
     )

@@ -2,16 +2,13 @@
 
 from typing import Any
 
-from service.arithmetic import OPERATIONS
-from service.errors import CalculatorError, error_types
-from service.evaluate_routes import InvalidBodyError, UnsupportedMediaTypeError
-from service.expression import PARAMETER
-from service.problems import PROBLEM_MEDIA_TYPE, problem_type
-from service.query import RepeatedParameterError, UnexpectedParameterError
-from service.request_id import REQUEST_ID_HEADER
-from service.settings import Settings
+from service.core.calculator import OPERATIONS
+from service.core.expression import PARAMETER
+from service.core.numbers import NUMBER_PATTERN
+from service.runtime.settings import Settings
+from service.web.middleware import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
+from service.web.problems import PROBLEM_MEDIA_TYPE, problem_kinds, problem_type
 
-NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 CALCULATION_PROBLEMS = ("400", "401", "422")
 ALWAYS_POSSIBLE = ("405", "500")
 # A key is needed only when the operator configures keys; {} allows calls without one.
@@ -74,7 +71,11 @@ def _operation_paths(settings: Settings) -> dict[str, Any]:
 
 
 def _evaluate_path(settings: Settings) -> dict[str, Any]:
-    expression_schema = {"type": "string", "maxLength": settings.max_expression_length}
+    expression_schema = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": settings.max_expression_length,
+    }
     return {
         "get": {
             "operationId": "evaluate",
@@ -108,7 +109,7 @@ def _evaluate_path(settings: Settings) -> dict[str, Any]:
             },
             "responses": _responses(
                 _json_response("One answer per expression, in order.", "BatchResult"),
-                ("400", "401", "413", "415", *ALWAYS_POSSIBLE),
+                ("400", "401", "408", "413", "415", "422", *ALWAYS_POSSIBLE),
             ),
         },
     }
@@ -123,16 +124,6 @@ def _operations_paths() -> dict[str, Any]:
                 "summary": "Liveness: the process answers.",
                 "tags": ["operations"],
                 "responses": _responses(_json_response("Alive.", "Status"), ALWAYS_POSSIBLE),
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness: 503 while starting or shutting down.",
-                "tags": ["operations"],
-                "responses": _responses(
-                    _json_response("Ready for traffic.", "Status"), ("503", *ALWAYS_POSSIBLE)
-                ),
             }
         },
         "/metrics": {
@@ -164,14 +155,7 @@ def _operations_paths() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    calculator_errors: tuple[type[CalculatorError], ...] = (
-        *error_types(),
-        UnexpectedParameterError,
-        RepeatedParameterError,
-        InvalidBodyError,
-        UnsupportedMediaTypeError,
-    )
-    kinds = [problem_type(kind.slug) for kind in calculator_errors]
+    kinds = [problem_type(kind.slug) for kind in problem_kinds()]
     members: dict[str, Any] = {
         "type": {"type": "string", "description": "about:blank or one of: " + ", ".join(kinds)},
         "title": {"type": "string"},
@@ -234,11 +218,11 @@ RESPONSE_DESCRIPTIONS = {
     "400": "Missing, malformed, unexpected or too large input; `parameter` names it.",
     "401": "API keys are configured and the request carries none of them.",
     "405": "Method not allowed; the Allow header lists the allowed ones.",
+    "408": "The request body stopped arriving before it was complete.",
     "413": "The request body exceeds max_body_bytes.",
     "415": "The request body is not application/json.",
-    "422": "Well-formed input without a result: division by zero, too large, ...",
+    "422": "Well-formed input without a result: division by zero, too large, too much work.",
     "500": "Unexpected server error (no details are disclosed).",
-    "503": "Not ready: starting or shutting down.",
 }
 
 
@@ -261,7 +245,7 @@ def build_openapi(settings: Settings, version: str) -> dict[str, Any]:
             "headers": {
                 "RequestId": {
                     "description": "The caller's well-formed id, or a generated one.",
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                    "schema": {"type": "string", "pattern": f"^{REQUEST_ID_PATTERN}$"},
                 }
             },
             "responses": {

@@ -1,24 +1,23 @@
 """The application factory: settings in, a configured Flask app out."""
 
+from __future__ import annotations
+
 import logging
 
 from flask import Flask
 
 from service import __version__
-from service.arithmetic import ArithmeticLimits, Calculator
-from service.auth import read_api_keys
-from service.envelope import install_envelope
-from service.evaluate_routes import register_evaluate_routes
-from service.expression import ExpressionLimits
-from service.json_provider import ExactJSONProvider
-from service.log_format import configure_logging
-from service.metrics import RequestMetrics
-from service.openapi import build_openapi
-from service.operation_routes import register_operation_routes
-from service.operations_routes import register_operations_routes
-from service.readiness import Readiness
-from service.settings import Settings
-from service.settings_loader import describe_config_source, load_settings
+from service.core.calculator import ArithmeticLimits, Calculator
+from service.core.expression import ExpressionLimits
+from service.runtime.logs import configure_logging
+from service.runtime.metrics import RequestMetrics
+from service.runtime.settings import Settings, describe_config_source, load_settings
+from service.web.api import ApiLimits, create_api
+from service.web.auth import read_api_keys, require_api_key
+from service.web.middleware import Envelope
+from service.web.openapi import build_openapi
+from service.web.probes import create_probes
+from service.web.problems import ExactJSONProvider, register_error_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -43,26 +42,30 @@ def create_app(settings: Settings | None = None) -> Flask:
             max_exponent=settings.max_exponent,
         )
     )
-    expression_limits = ExpressionLimits(
+    expressions = ExpressionLimits(
         max_length=settings.max_expression_length,
         max_nodes=settings.max_expression_nodes,
         max_depth=settings.max_expression_depth,
     )
+    limits = ApiLimits(
+        max_number_length=settings.max_number_length,
+        max_batch_size=settings.max_batch_size,
+        max_body_bytes=settings.max_body_bytes,
+        max_compute_seconds=settings.max_compute_ms / 1000,
+    )
+    metrics = RequestMetrics()
 
     # No static files and no debug mode: the service only answers its API.
     app = Flask(__name__, static_folder=None)
     app.json = ExactJSONProvider(app)
-    app.config.update(DEBUG=False, MAX_CONTENT_LENGTH=settings.max_body_bytes)
-
-    readiness = Readiness()
-    metrics = RequestMetrics()
-    register_operation_routes(app, calculator, settings.max_number_length)
-    register_evaluate_routes(app, calculator, expression_limits, settings.max_batch_size)
-    register_operations_routes(app, readiness, metrics, build_openapi(settings, __version__))
-    install_envelope(app, metrics, api_keys)
-    app.extensions["readiness"] = readiness
+    app.config.update(DEBUG=False)
+    api = create_api(calculator, expressions, limits)
+    app.register_blueprint(api)
+    app.register_blueprint(create_probes(metrics, build_openapi(settings, __version__)))
+    require_api_key(app, api_keys, protected=api)
+    register_error_handlers(app)
+    app.wsgi_app = Envelope(app.wsgi_app, metrics)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
-    readiness.mark_started()
     logger.info(
         "calculator ready",
         extra={"authentication": api_keys.enabled, "precision": settings.precision},

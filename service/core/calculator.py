@@ -2,26 +2,145 @@
 
 Each Calculator owns a ``decimal.Context`` (the thread-global one is never
 touched, so settings cannot leak between threads or tests). Results are
-rounded to ``precision`` significant digits with ``rounding``; a result whose
-magnitude lies outside the bound (see ``service.magnitude``) is refused, and
-``power`` estimates that magnitude before it computes anything.
+rounded to ``precision`` significant digits with ``rounding``; an operand or
+result whose magnitude lies outside ``1e-max_exponent <= |x| < 1e(max_exponent + 1)``
+is refused, and ``power`` estimates that magnitude before it computes anything.
+A ComputeBudget bounds the CPU time of a whole request made of many operations.
 """
 
 from __future__ import annotations
 
 import decimal
 import functools
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import ParamSpec
+from typing import Literal, ParamSpec, get_args
 
-from service.arithmetic_limits import ArithmeticLimits
-from service.errors import DivisionByZeroError, NegativeSquareRootError, UndefinedResultError
-from service.magnitude import MagnitudeBound
-from service.operation import Operation
+from service.core.errors import (
+    DivisionByZeroError,
+    NegativeSquareRootError,
+    OperandOutOfRangeError,
+    ResultTooLargeError,
+    ResultTooSmallError,
+    TooMuchWorkError,
+    UndefinedResultError,
+)
 
-__all__ = ["OPERATIONS", "ArithmeticLimits", "Calculator", "Operation"]
+Rounding = Literal[
+    "ROUND_HALF_EVEN",
+    "ROUND_HALF_UP",
+    "ROUND_HALF_DOWN",
+    "ROUND_UP",
+    "ROUND_DOWN",
+    "ROUND_CEILING",
+    "ROUND_FLOOR",
+    "ROUND_05UP",
+]
+"""Python decimal's rounding modes, by the names its constants hold."""
+ROUNDING_MODES = frozenset(get_args(Rounding))
+
+MAX_PRECISION = 1000
+"""Above this, sqrt and non-integer powers (exp/ln series) take too long for one request."""
+MAX_MAX_EXPONENT = 100_000
+"""Keeps the exact remainder in ``mod`` (its working precision grows with it) cheap."""
+
+
+@dataclass(frozen=True)
+class ArithmeticLimits:
+    """Precision (significant digits), rounding mode and magnitude bound for every result.
+
+    The values are validated where they are configured (service.runtime.settings),
+    against the ceilings above.
+    """
+
+    precision: int
+    rounding: Rounding
+    max_exponent: int
+
+
+class ComputeBudget:
+    """The CPU time one request may spend computing, shared by all its operations.
+
+    Time is the calling thread's CPU time, so neither other requests nor waiting
+    for the interpreter lock count against it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._deadline = time.thread_time() + seconds
+
+    def check(self) -> None:
+        """Raise TooMuchWorkError once the budget is spent."""
+        if time.thread_time() > self._deadline:
+            raise TooMuchWorkError(
+                f"the request needs more than {self.seconds * 1000:.0f} ms of computation; "
+                "simplify the expressions or send fewer at once"
+            )
+
+
+# log10 only has to be compared with an integer bound: a dozen digits is plenty,
+# and the exponent range is open so the estimate itself cannot overflow.
+_ESTIMATE = decimal.Context(prec=12, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
+class MagnitudeBound:
+    """Accepts finite numbers with ``1e-max_exponent <= |x| < 1e(max_exponent + 1)``, and 0."""
+
+    def __init__(self, max_exponent: int) -> None:
+        self.max_exponent = max_exponent
+
+    def check_operand(self, value: Decimal) -> Decimal:
+        """Return ``value`` if it is finite and within the bound.
+
+        Raises:
+            UndefinedResultError: ``value`` is NaN or infinite.
+            OperandOutOfRangeError: ``value`` is outside the bound.
+        """
+        if not value.is_finite():
+            raise UndefinedResultError(f"{value} is not a finite number")
+        if value and abs(value.adjusted()) > self.max_exponent:
+            raise OperandOutOfRangeError(
+                f"{value} lies outside the accepted magnitude "
+                f"1e-{self.max_exponent} to 1e{self.max_exponent}"
+            )
+        return value
+
+    def check_result(self, result: Decimal) -> Decimal:
+        """Return ``result`` (with -0 made 0: a calculator has one zero) if within the bound.
+
+        Raises:
+            ResultTooLargeError: or ResultTooSmallError, when it is not.
+        """
+        if not result:
+            return Decimal(0)
+        if result.adjusted() > self.max_exponent:
+            raise ResultTooLargeError(f"the result exceeds 1e{self.max_exponent} in magnitude")
+        if result.adjusted() < -self.max_exponent:
+            raise ResultTooSmallError(
+                f"the result is non-zero but smaller than 1e-{self.max_exponent}"
+            )
+        return result
+
+    def check_power(self, base: Decimal, exponent: Decimal) -> None:
+        """Refuse ``base ** exponent`` (base not 0 or ±1) before computing it.
+
+        log10|base ** exponent| = exponent * log10|base| costs the same for an
+        exponent of 2 or 999999999. One unit of slack is left: check_result
+        decides the border cases on the computed value.
+        """
+        estimate = _ESTIMATE.multiply(_ESTIMATE.log10(base.copy_abs()), exponent)
+        if estimate > self.max_exponent + 1:
+            raise ResultTooLargeError(
+                f"{base} ** {exponent} is about 1e{estimate:.0f}, beyond 1e{self.max_exponent}"
+            )
+        if estimate < -self.max_exponent - 1:
+            raise ResultTooSmallError(
+                f"{base} ** {exponent} is about 1e{estimate:.0f}, below 1e-{self.max_exponent}"
+            )
+
 
 _Arguments = ParamSpec("_Arguments")
 
@@ -64,9 +183,13 @@ class Calculator:
             traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
         )
 
+    def operand(self, a: Decimal) -> Decimal:
+        """``a`` itself, exactly, if it lies within the magnitude bound (what a literal is)."""
+        return self._bound.check_operand(a)
+
     @_decimal_signals_as_domain_errors
     def plus(self, a: Decimal) -> Decimal:
-        """``a`` rounded to the working precision (what a literal evaluates to)."""
+        """``+a``: ``a`` rounded to the working precision."""
         return self._bound.check_result(self._context.plus(self._bound.check_operand(a)))
 
     @_decimal_signals_as_domain_errors
@@ -194,6 +317,28 @@ def _is_odd_integer(value: Decimal) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Operation:
+    """Name, operand count, symbol and summary of one operation, and the method computing it."""
+
+    name: str
+    arity: int
+    symbol: str
+    summary: str
+    function: Callable[..., Decimal]
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The operand names, in order: ``("a", "b")`` or ``("a",)``."""
+        return ("a", "b")[: self.arity]
+
+    def apply(self, calculator: Calculator, *operands: Decimal) -> Decimal:
+        """Run the operation on ``calculator``; the operand count must match ``arity``."""
+        if len(operands) != self.arity:
+            raise ValueError(f"{self.name} takes {self.arity} operands, not {len(operands)}")
+        return self.function(calculator, *operands)
+
+
 OPERATIONS: Mapping[str, Operation] = MappingProxyType(
     {
         op.name: op
@@ -208,3 +353,4 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
         )
     }
 )
+"""The operations offered as endpoints, by name; the expression language uses the symbols."""

@@ -19,7 +19,7 @@ import decimal
 import re
 from decimal import Decimal
 
-from service.errors import (
+from service.core.errors import (
     InputTooLargeError,
     InvalidNumberError,
     MissingParameterError,
@@ -29,8 +29,17 @@ from service.errors import (
 MAX_EXPONENT_DIGITS = 6
 """Exponents are bounded in the text so a tiny string cannot name an absurd Decimal."""
 
-UNSIGNED_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-"""The pattern of an unsigned number; expressions use it, since there a sign is an operator."""
+_MANTISSA = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+
+UNSIGNED_NUMBER = rf"{_MANTISSA}(?:[eE][+-]?[0-9]+)?"
+"""The pattern of an unsigned number; expressions use it, since there a sign is an operator.
+
+Any exponent length matches, so that too long an exponent is reported as such
+(InputTooLargeError) rather than as a malformed number.
+"""
+
+NUMBER_PATTERN = rf"^[+-]?{_MANTISSA}(?:[eE][+-]?0*[0-9]{{1,{MAX_EXPONENT_DIGITS}}})?$"
+"""The whole accepted grammar as one anchored pattern, exponent bound included (OpenAPI)."""
 
 _SIGNED_NUMBER = re.compile(rf"[+-]?{UNSIGNED_NUMBER}")
 
