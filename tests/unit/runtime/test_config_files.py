@@ -7,7 +7,7 @@ import jsonschema_rs
 
 from service.runtime.settings import Settings, render_schema, settings_schema
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 
 def test_schema_file_is_generated_from_the_model() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from service.runtime.settings import ENV_PREFIX, Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_every_setting_is_in_the_readme_table() -> None:

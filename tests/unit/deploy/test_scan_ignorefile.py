@@ -9,7 +9,7 @@ import pytest
 # PyYAML ships no type hints and its stub package is not among the locked dependencies.
 import yaml  # type: ignore[import-untyped]
 
-IGNOREFILE = Path(__file__).resolve().parents[2] / "deploy/trivy/.trivyignore.yaml"
+IGNOREFILE = Path(__file__).resolve().parents[3] / "deploy/trivy/.trivyignore.yaml"
 SECTIONS = {"vulnerabilities", "secrets", "misconfigurations", "licenses"}
 # An acceptance is reviewed at least yearly: longer expiries are refused.
 LONGEST_ACCEPTANCE = dt.timedelta(days=366)

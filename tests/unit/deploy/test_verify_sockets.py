@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "verify"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "verify"))
 
 # The verifier's modules are plain files beside deploy/verify.py, found through sys.path.
 from runtime_checks import socket_mounts

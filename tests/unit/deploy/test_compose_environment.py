@@ -5,7 +5,7 @@ from pathlib import Path
 
 from service.runtime.settings import ENV_PREFIX, Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Delivered by deploy/compose.api-keys.yaml together with the secret it names.
 SET_BY_THE_API_KEYS_OVERRIDE = {"api_keys_file"}
