@@ -41,7 +41,7 @@ verify: venv ## check the running deployment against the hardening checklist (CO
 scan: build ## scan the image with Trivy; reports land in reports/
 	deploy/trivy/scan.sh
 
-bench: build ## print size, start-up, memory, rebuild and throughput figures beside a baseline
+bench: build ## container CPU per request, memory, start, image size and rebuild beside a bare baseline
 	deploy/scripts/bench.sh
 
 lint: venv ## ruff, mypy (strict), hadolint and trivy config
