@@ -15,6 +15,7 @@ directory must be in the environment before prometheus_client is first imported.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import sys
@@ -130,14 +131,13 @@ def on_starting(server: Any) -> None:
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    """Note when each worker starts (in the master), to tell a boot failure from a recycle."""
+    """In the master, before each fork: note the start, and freeze what the worker inherits.
+
+    The start tells a boot failure from a recycle (child_exit). Frozen objects are
+    never visited by the garbage collector, which would otherwise write to every
+    inherited object and turn the memory workers share with the master into copies.
+    """
     worker.started_at = time.monotonic()
-
-
-def post_fork(server: Any, worker: Any) -> None:
-    """Fork-inherited objects are never freed in a worker: keep the collector off them."""
-    import gc  # noqa: PLC0415 - only workers need it
-
     gc.freeze()
 
 
@@ -160,6 +160,8 @@ def child_exit(server: Any, worker: Any) -> None:
         return
     _boot_crashes.append(now)
     if len(_boot_crashes) == BOOT_CRASH_LIMIT:
+        # Once: the other workers, reaped while gunicorn stops, end up here too.
+        _boot_crashes.clear()
         from gunicorn.errors import HaltServer  # type: ignore[import-untyped]  # noqa: PLC0415
 
         reason = (
@@ -167,7 +169,8 @@ def child_exit(server: Any, worker: Any) -> None:
             "of starting; stopping so that the supervisor replaces this instance"
         )
         server.log.critical(reason)
-        raise HaltServer(reason, WORKER_BOOT_ERROR)
+        # No reason for gunicorn to log again: the line above is the one that says why.
+        raise HaltServer(None, WORKER_BOOT_ERROR)
 
 
 def on_exit(server: Any) -> None:

@@ -7,11 +7,12 @@ idle or trickling clients can so occupy every thread. Here:
 
 - a new connection waits in the poller, costing no thread, until it has bytes
   (and is closed after ``keepalive`` seconds if none come);
-- a request, headers and body, must arrive within READ_SECONDS of its first
-  bytes; past that the connection ends like one whose client went away, and a
-  body that stalls gets a 408 from the application (service.web.api). Behind a
-  buffering proxy every request arrives whole and at once, so only clients that
-  reach the service directly ever meet this deadline;
+- no read of a request waits more than READ_PAUSE_SECONDS for bytes, and none
+  starts later than READ_SECONDS after the request's first bytes; past either
+  the connection ends like one whose client went away, and a body that stalls
+  gets a 408 from the application (service.web.api). So a slow client holds a
+  thread for READ_SECONDS + READ_PAUSE_SECONDS at most. Behind a buffering proxy
+  every request arrives whole and at once, and never meets these deadlines;
 - a worker whose threads are all busy stops accepting, so the listening socket's
   other workers take new connections instead of queueing them behind slow ones.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import struct
 import time
 from functools import partial
 from typing import Any
@@ -29,24 +31,28 @@ from gunicorn.http.errors import NoMoreData  # type: ignore[import-untyped]
 from gunicorn.workers.gthread import TConn, ThreadWorker  # type: ignore[import-untyped]
 
 READ_SECONDS = 5.0
-"""Longest time a request, headers and body, may take to arrive once it has begun."""
+"""Longest time after a request's first bytes at which a read of it may start."""
+READ_PAUSE_SECONDS = 2
+"""Longest wait of one read for the next bytes of a request."""
+# The pause is the kernel's receive timeout (SO_RCVTIMEO), set once per connection:
+# Python's own socket timeouts would cost a poll() before every read.
+_RECEIVE_TIMEOUT = struct.pack("ll", READ_PAUSE_SECONDS, 0)
 
 
 class _DeadlineReader:
-    """The socket as the request parser sees it: reads past the deadline are the end of input."""
+    """The socket as the request parser sees it: reads past the deadlines are the end of input."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self.deadline = 0.0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _RECEIVE_TIMEOUT)
 
     def recv(self, size: int) -> bytes:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() > self.deadline:
             raise NoMoreData(b"")
-        self._sock.settimeout(remaining)
         try:
             return self._sock.recv(size)
-        except TimeoutError:
+        except (BlockingIOError, TimeoutError):
             raise NoMoreData(b"") from None
 
     def __getattr__(self, name: str) -> Any:
@@ -54,7 +60,7 @@ class _DeadlineReader:
 
 
 class _DeadlineConnection(TConn):  # type: ignore[misc]
-    """A connection whose every request gets READ_SECONDS to arrive, from its first bytes."""
+    """A connection whose requests must arrive within the deadlines above."""
 
     def init(self) -> None:
         # The worker calls this as it takes each request of the connection in hand.

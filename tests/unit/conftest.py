@@ -45,8 +45,10 @@ def gunicorn_server() -> Iterator[Callable[..., GunicornServer]]:
     """Start gunicorn servers on demand; every one is stopped when the test ends."""
     started: list[GunicornServer] = []
 
-    def start(environ: dict[str, str] | None = None, *, wait: bool = True) -> GunicornServer:
-        server = GunicornServer(environ or {})
+    def start(
+        environ: dict[str, str] | None = None, *, wait: bool = True, app: str = "service.wsgi:app"
+    ) -> GunicornServer:
+        server = GunicornServer(environ or {}, app)
         started.append(server)
         if wait:
             server.wait_until_serving()

@@ -1,8 +1,10 @@
 """The gunicorn configuration: checked settings, JSON logs, and fail-fast start on bad config."""
 
+import contextlib
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,3 +149,30 @@ def test_logs_are_json_lines_with_request_fields(
     assert access[0]["status"] == 422
     assert access[0]["duration_ms"] >= 0
     assert any(entry["logger"] == "gunicorn.error" for entry in entries)
+
+
+def test_access_log_can_be_switched_off(gunicorn_server: Callable[..., GunicornServer]) -> None:
+    """ACCESS_LOG=off leaves requests out of the log (a proxy in front writes them instead)."""
+    server = gunicorn_server({"WEB_CONCURRENCY": "1", "ACCESS_LOG": "off"})
+    requests.get(f"{server.url}/add?a=1&b=2", headers={"X-Request-ID": "quiet"}, timeout=5)
+    out, err = server.stop()
+    assert "quiet" not in out + err
+    assert "gunicorn.error" in out + err
+
+
+def test_workers_dying_as_they_boot_stop_the_master(
+    gunicorn_server: Callable[..., GunicornServer],
+) -> None:
+    """Workers that keep dying at their first request stop gunicorn, non-zero, with one reason."""
+    server = gunicorn_server(
+        {"WEB_CONCURRENCY": "2"}, wait=False, app="tests.unit.crashing_app:app"
+    )
+    deadline = time.monotonic() + 30
+    while server.process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            requests.get(f"{server.url}/", timeout=2)
+    out, err = server.stop_when_exited()
+    assert server.process.returncode == 3
+    reasons = [line for line in (out + err).splitlines() if "died within" in line]
+    assert len(reasons) == 1
+    assert json.loads(reasons[0])["level"] == "CRITICAL"

@@ -1,6 +1,7 @@
 """Prometheus metrics: labelled by route template, and summed over every gunicorn worker."""
 
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,3 +104,41 @@ def test_other_files_in_the_metrics_directory_are_kept(
     server.stop()
     assert keep.read_text() == "not a metrics file"
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_made_up_methods_do_not_grow_the_recorder(client: FlaskClient) -> None:
+    """Any number of invented HTTP methods shares one cached series per route and status."""
+    for index in range(50):
+        client.open("/add?a=1&b=2", method=f"BREW{index}")
+    recorder = client.application.wsgi_app.metrics  # type: ignore[attr-defined]
+    assert len(recorder._observers) == 1
+
+
+def test_recycled_workers_leave_bounded_files_and_exact_counts(
+    gunicorn_server: Callable[..., GunicornServer], tmp_path: Path
+) -> None:
+    """Workers recycled every few requests fold their counts into archives: none lost, few files."""
+    metrics_dir = tmp_path / "metrics"
+    server = gunicorn_server(
+        {
+            "WEB_CONCURRENCY": "2",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "GUNICORN_CMD_ARGS": "--max-requests 5 --max-requests-jitter 0",
+        }
+    )
+    sent = 200
+    statuses = [add(server.url) for _ in range(sent)]
+    assert statuses == [200] * sent
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert sample(text, "http_requests_total", route="/add", method="GET", status="200") == sent
+    assert sample(text, "http_request_duration_seconds_count", route="/add", method="GET") == sent
+    # Settled (no worker between exit and reaping): two live workers with a counter and a
+    # histogram file each, two archives and one lock, where 40 lifetimes left 80 files before.
+    deadline = time.monotonic() + 5
+    while len(list(metrics_dir.iterdir())) > 2 * 2 + 2 + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    names = {path.name for path in metrics_dir.iterdir()}
+    assert len(names) <= 2 * 2 + 2 + 1, names
+    assert {"counter_archive.db", "histogram_archive.db"} <= names
+    _, err = server.stop()
+    assert "died within" not in err
