@@ -20,7 +20,7 @@ import pytest
 # PyYAML ships no type hints and its stub package is not among the locked dependencies.
 import yaml  # type: ignore[import-untyped]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "k8s"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "k8s"))
 
 # deploy/k8s/manifests.py is a plain script, found through sys.path.
 from manifests import KUBECTL, ROOT, ToolMissingError, render_overlay
