@@ -55,7 +55,8 @@ lint: venv ## ruff, mypy (strict), hadolint and trivy config
 	ruff format --check .
 	mypy
 	hadolint $$(git ls-files '*Dockerfile')
-# build/ and reports/ hold scratch copies and scan results, not the project's own files;
+# build/, reports/ and .venv-k8s hold scratch copies, scan results and third-party packages,
+# not the project's own files;
 # deploy/k8s holds kustomize sources, incomplete by design: k8s-check scans what they render.
 	trivy config --quiet --skip-check-update --skip-dirs build --skip-dirs reports \
 	  --skip-dirs deploy/k8s --skip-dirs $(K8S_VENV) --exit-code 1 .
