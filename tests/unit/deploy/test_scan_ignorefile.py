@@ -1,4 +1,5 @@
-"""The scan's accepted findings (deploy/trivy/.trivyignore.yaml): each is explained and expires."""
+"""The scans' accepted findings (the image's and the Kubernetes manifests' .trivyignore.yaml):
+each is explained and expires."""
 
 import datetime as dt
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 # PyYAML ships no type hints and its stub package is not among the locked dependencies.
 import yaml  # type: ignore[import-untyped]
 
-IGNOREFILE = Path(__file__).resolve().parents[3] / "deploy/trivy/.trivyignore.yaml"
+ROOT = Path(__file__).resolve().parents[3]
+IGNOREFILES = ["deploy/trivy/.trivyignore.yaml", "deploy/k8s/.trivyignore.yaml"]
 SECTIONS = {"vulnerabilities", "secrets", "misconfigurations", "licenses"}
 # An acceptance is reviewed at least yearly: longer expiries are refused.
 LONGEST_ACCEPTANCE = dt.timedelta(days=366)
@@ -45,9 +47,10 @@ def entry_problems(section: str, entry: Any, *, today: dt.date) -> list[str]:
     return problems
 
 
-def test_project_ignorefile_entries_are_explained_and_expire() -> None:
-    """Every accepted finding in the project's file has an id, a statement and a near expiry."""
-    document = yaml.safe_load(IGNOREFILE.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("ignorefile", IGNOREFILES)
+def test_project_ignorefile_entries_are_explained_and_expire(ignorefile: str) -> None:
+    """Every accepted finding in the project's files has an id, a statement and a near expiry."""
+    document = yaml.safe_load((ROOT / ignorefile).read_text(encoding="utf-8"))
     assert acceptance_problems(document, today=dt.date.today()) == []
 
 
