@@ -65,6 +65,8 @@ def create_api(
 
     def answer(index: int, expression: str, budget: ComputeBudget) -> dict[str, Any]:
         try:
+            # Once the budget is spent, every item left gets the problem that says so.
+            budget.check()
             return {"expression": expression, "result": evaluate_one(expression, budget)}
         except CalculatorError as error:
             problem = describe_error(error)
@@ -83,11 +85,7 @@ def create_api(
         read_query(request.args, ())
         expressions = read_batch(limits.max_batch_size, limits.max_body_bytes)
         budget = ComputeBudget(limits.max_compute_seconds)
-        results = []
-        for index, text in enumerate(expressions):
-            budget.check()
-            results.append(answer(index, text, budget))
-        return {"results": results}
+        return {"results": [answer(index, text, budget) for index, text in enumerate(expressions)]}
 
     views: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
         ("GET", evaluate_query),

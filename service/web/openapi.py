@@ -101,7 +101,9 @@ def _evaluate_path(settings: Settings) -> dict[str, Any]:
                     "application/json": {
                         "schema": {
                             "type": "array",
-                            "items": expression_schema,
+                            # Any string is a valid item: one that is empty, too long or
+                            # not an expression gets a problem of its own in the answer.
+                            "items": {"type": "string"},
                             "maxItems": settings.max_batch_size,
                         }
                     }

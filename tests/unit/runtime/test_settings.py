@@ -75,6 +75,12 @@ def fails_with(message: str) -> str:
         ('{"max_body_bytes": 1e9}', "max_body_bytes"),
         ('{"rounding": "ROUND_NEAREST"}', "rounding = 'ROUND_NEAREST'"),
         ('{"log_level": "LOUD"}', "log_level"),
+        ('{"precision": true}', "precision = True from config file"),
+        ('{"precision": "34"}', "precision = '34' from config file"),
+        ('{"precision": 34.0}', "precision = 34.0 from config file"),
+        ('{"precision": "1_000"}', "precision = '1_000' from config file"),
+        ('{"max_compute_ms": 0}', "max_compute_ms = 0"),
+        ('{"max_compute_ms": 10001}', "less than or equal to 10000"),
     ],
 )
 def test_bad_config_file_fails_with_one_line(config_file: Path, content: str, message: str) -> None:
@@ -133,6 +139,13 @@ def test_empty_config_file_variable_fails(monkeypatch: pytest.MonkeyPatch) -> No
         ("CALCULATOR_PRECISION", "1001", "less than or equal to 1000"),
         ("CALCULATOR_MAX_BATCH_SIZE", "-1", "max_batch_size = '-1' from CALCULATOR_MAX_BATCH_SIZE"),
         ("CALCULATOR_ROUNDING", "half_even", "rounding = 'half_even'"),
+        ("CALCULATOR_PRECISION", "34.0", "precision = '34.0' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_PRECISION", "+34", "precision = '+34' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_PRECISION", " 34 ", "precision = ' 34 ' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_PRECISION", "1_000", "precision = '1_000' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_PRECISION", "0034", "precision = '0034' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_PRECISION", "true", "precision = 'true' from CALCULATOR_PRECISION"),
+        ("CALCULATOR_MAX_BODY_BYTES", "1e5", "max_body_bytes = '1e5'"),
     ],
 )
 def test_bad_environment_fails_with_one_line(
@@ -148,3 +161,15 @@ def test_settings_are_immutable() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.precision = 3
+
+
+@pytest.mark.parametrize("value", ["0", "7", "100"])
+def test_plain_whole_numbers_from_the_environment_are_read(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A whole number written plainly is the one integer form the environment accepts."""
+    monkeypatch.setenv("CALCULATOR_MAX_EXPRESSION_DEPTH", value)
+    if value == "0":
+        fails_with("greater than or equal to 1")
+    else:
+        assert load_settings().max_expression_depth == int(value)

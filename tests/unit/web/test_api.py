@@ -1,12 +1,16 @@
 """The API Blueprint: GET /add ... /sqrt and GET/POST /evaluate, with strict input and problems."""
 
+import io
 import json
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+JSON = "application/json"
 
 
 def get_json(client: FlaskClient, url: str) -> tuple[int, dict[str, object]]:
@@ -226,3 +230,80 @@ def test_post_refuses_bodies_over_the_size_limit(make_app: Callable[..., Flask])
 def test_post_empty_list_answers_empty_results(client: FlaskClient) -> None:
     """An empty batch is valid and answers an empty list."""
     assert client.post("/evaluate", json=[]).get_json() == {"results": []}
+
+
+def test_post_refuses_deeply_nested_json_with_a_400(client: FlaskClient) -> None:
+    """JSON nested deeper than the parser can go is a 400 problem, not a 500."""
+    response = client.post("/evaluate", data="[" * 1000 + "]" * 1000, content_type=JSON)
+    assert response.status_code == 400
+    assert response.get_json()["type"] == "urn:calculator:problem:invalid-body"
+    assert "nests too deeply" in response.get_json()["detail"]
+
+
+def test_post_refuses_an_unframed_body_over_the_limit(make_app: Callable[..., Flask]) -> None:
+    """A body without Content-Length (as chunked arrives) is measured too: 413, not cut short."""
+    client = make_app(max_body_bytes=100).test_client()
+    body = b'["1+1"]' + b" " * 200
+    response = client.post(
+        "/evaluate",
+        input_stream=io.BytesIO(body),
+        content_type=JSON,
+        headers={"Transfer-Encoding": "chunked"},
+    )
+    assert response.status_code == 413
+    assert "100 bytes" in response.get_json()["detail"]
+    small = client.post(
+        "/evaluate",
+        input_stream=io.BytesIO(b'["1+1"]'),
+        content_type=JSON,
+        headers={"Transfer-Encoding": "chunked"},
+    )
+    assert small.get_json() == {"results": [{"expression": "1+1", "result": 2}]}
+
+
+def test_post_refuses_a_lone_surrogate(client: FlaskClient) -> None:
+    """An item with an unpaired surrogate escape is refused, never echoed as broken text."""
+    response = client.post("/evaluate", data='["1", "\\ud800"]', content_type=JSON)
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == "body[1]"
+    assert "surrogate" in response.get_json()["detail"]
+
+
+def test_literals_are_taken_exactly(client: FlaskClient) -> None:
+    """35-digit literals are not rounded to 34 digits before they are subtracted."""
+    a, b = "1" + "0" * 33 + "1", "1" + "0" * 34
+    _, expression = get_json(client, f"/evaluate?expr={a}-{b}")
+    _, operation = get_json(client, f"/subtract?a={a}&b={b}")
+    assert expression["result"] == operation["result"] == 1
+
+
+def test_work_past_the_compute_budget_is_a_422(make_app: Callable[..., Flask]) -> None:
+    """At the highest precision a costly batch stops at max_compute_ms with a problem."""
+    client = make_app(precision=1000, max_compute_ms=50).test_client()
+    costly = "2**0.5 + 3**0.5 + 5**0.5 + 7**0.5 + 11**0.5"
+    started = time.thread_time()
+    response = client.post("/evaluate", json=[costly] * 100)
+    spent = time.thread_time() - started
+    results = response.get_json()["results"]
+    assert response.status_code == 200
+    assert results[-1]["problem"]["type"] == "urn:calculator:problem:too-much-work"
+    assert results[-1]["problem"]["status"] == 422
+    # One costly operation past the budget at most, far from the 100 items' whole cost.
+    assert spent < 2
+
+
+def test_get_past_the_compute_budget_is_a_422(make_app: Callable[..., Flask]) -> None:
+    """One expression whose work exceeds the budget is answered 422, not computed to the end."""
+    client = make_app(precision=1000, max_compute_ms=10).test_client()
+    expression = "+".join(["2**0.5"] * 40)
+    status, body = get_json(client, f"/evaluate?expr={expression.replace('+', '%2B')}")
+    assert status == 422
+    assert body["type"] == "urn:calculator:problem:too-much-work"
+
+
+def test_options_is_a_405_problem(client: FlaskClient) -> None:
+    """OPTIONS gets the same problem answer as any other method the route does not take."""
+    response = client.options("/add?a=1&b=2")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Allow"] == "GET, HEAD"

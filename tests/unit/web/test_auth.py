@@ -88,6 +88,10 @@ def test_api_keys_accept_only_exact_keys() -> None:
         ("", "holds no keys"),
         ("# only a comment\n", "holds no keys"),
         ("short\n", "shorter than 16"),
+        ("  # an indented comment line\n", "line 1: an indented '#' line"),
+        (f"{KEY}\n\tcomment-looking-0123456789\n#ok\n  #gone-astray-key-material\n", "line 4"),
+        ("clé-secrète-de-seize-caractères\n", "line 1: a key with characters other than"),
+        ("key with spaces inside 0123\n", "blanks inside"),
     ],
 )
 def test_unusable_keys_file_is_a_configuration_error(
