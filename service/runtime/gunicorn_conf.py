@@ -119,6 +119,8 @@ os.environ.setdefault(
 )
 _metrics_directory = Path(os.environ[MULTIPROCESS_DIR_ENV])
 _boot_crashes: deque[float] = deque(maxlen=BOOT_CRASH_LIMIT)
+# Set once gunicorn is told to halt: the workers it then stops are reaped by child_exit too.
+_halting = False
 
 
 def _exit_marker(pid: int) -> Path:
@@ -150,7 +152,12 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """Fold a dead worker's metrics into the archive; halt if workers die as they boot."""
-    fold_dead_worker(_metrics_directory, worker.pid)
+    if _halting:
+        return
+    try:
+        fold_dead_worker(_metrics_directory, worker.pid)
+    except OSError as error:
+        _halt(server, f"cannot keep the metrics of dead workers in {_metrics_directory}: {error}")
     marker = _exit_marker(worker.pid)
     clean = marker.exists()
     marker.unlink(missing_ok=True)
@@ -160,17 +167,22 @@ def child_exit(server: Any, worker: Any) -> None:
         return
     _boot_crashes.append(now)
     if len(_boot_crashes) == BOOT_CRASH_LIMIT:
-        # Once: the other workers, reaped while gunicorn stops, end up here too.
-        _boot_crashes.clear()
-        from gunicorn.errors import HaltServer  # type: ignore[import-untyped]  # noqa: PLC0415
-
-        reason = (
+        _halt(
+            server,
             f"{BOOT_CRASH_LIMIT} workers in a row died within {BOOT_WINDOW_SECONDS:.0f} s "
-            "of starting; stopping so that the supervisor replaces this instance"
+            "of starting",
         )
-        server.log.critical(reason)
-        # No reason for gunicorn to log again: the line above is the one that says why.
-        raise HaltServer(None, WORKER_BOOT_ERROR)
+
+
+def _halt(server: Any, reason: str) -> None:
+    """Stop gunicorn with one critical line, so that its supervisor replaces this instance."""
+    from gunicorn.errors import HaltServer  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    global _halting  # noqa: PLW0603 - the master's one piece of shutdown state
+    _halting = True
+    server.log.critical(f"{reason}; stopping so that the supervisor replaces this instance")
+    # No reason for gunicorn to log again: the line above is the one that says why.
+    raise HaltServer(None, WORKER_BOOT_ERROR)
 
 
 def on_exit(server: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,13 +118,22 @@ def prepare_directory(directory: Path) -> None:
 
 def remove_samples(directory: Path) -> None:
     """Delete the sample files and the archive lock only: an operator may choose the directory."""
-    for sample_file in directory.glob("*.db"):
-        sample_file.unlink(missing_ok=True)
+    for pattern in ("*.db", "*.tmp"):
+        for sample_file in directory.glob(pattern):
+            sample_file.unlink(missing_ok=True)
     (directory / _LOCK_FILE).unlink(missing_ok=True)
 
 
 def fold_dead_worker(directory: Path, pid: int) -> None:
-    """Add a dead worker's counters and histograms to the archives, then delete its files."""
+    """Add a dead worker's counters and histograms to the archives, then delete its files.
+
+    Each archive is written anew beside the old one and renamed over it, with plain
+    writes: a full directory then fails here with an OSError, where writing through a
+    memory map, as prometheus_client does, would kill the master with SIGBUS.
+
+    Raises:
+        OSError: the archive cannot be written (the directory is full).
+    """
     from prometheus_client.mmap_dict import MmapedDict  # noqa: PLC0415 - see RequestMetrics
 
     with _archive_lock(directory, fcntl.LOCK_EX):
@@ -131,11 +141,31 @@ def fold_dead_worker(directory: Path, pid: int) -> None:
             dead = directory / f"{kind}_{pid}.db"
             if not dead.exists():
                 continue
-            archive = MmapedDict(str(directory / f"{kind}_{_ARCHIVE}.db"))  # type: ignore[no-untyped-call]
-            try:
-                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(dead)):  # type: ignore[no-untyped-call]
-                    total, _ = archive.read_value(key)  # type: ignore[no-untyped-call]
-                    archive.write_value(key, total + value, timestamp)  # type: ignore[no-untyped-call]
-            finally:
-                archive.close()  # type: ignore[no-untyped-call]
+            archive = directory / f"{kind}_{_ARCHIVE}.db"
+            totals: dict[str, tuple[float, float]] = {}
+            for source in (archive, dead):
+                if source.exists():
+                    for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(  # type: ignore[no-untyped-call]
+                        str(source)
+                    ):
+                        total, _ = totals.get(key, (0.0, 0.0))
+                        totals[key] = (total + value, timestamp)
+            staged = archive.with_suffix(".tmp")
+            staged.write_bytes(_sample_file(totals))
+            staged.replace(archive)
             dead.unlink()
+
+
+def _sample_file(samples: dict[str, tuple[float, float]]) -> bytes:
+    """The bytes of a prometheus_client sample file holding ``samples``.
+
+    The layout is prometheus_client's (mmap_dict): the used length as a 32-bit int in
+    an 8-byte header, then per sample the key's length, the key padded to 8 bytes, the
+    value and the timestamp as doubles.
+    """
+    entries = bytearray()
+    for key, (value, timestamp) in samples.items():
+        encoded = key.encode("utf-8")
+        padded = encoded + b" " * (8 - (len(encoded) + 4) % 8)
+        entries += struct.pack(f"i{len(padded)}sdd", len(encoded), padded, value, timestamp)
+    return struct.pack("i4x", 8 + len(entries)) + bytes(entries)
