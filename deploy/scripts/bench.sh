@@ -7,7 +7,7 @@
 #
 # BENCH_IMAGE  calculator image under test (default: the tag build.sh builds)
 # BENCH_ARGS   more options for containers.py, e.g. variants to compare:
-#   BENCH_ARGS="--variant 'gthread=-- gunicorn --config=python:service.gunicorn_conf
+#   BENCH_ARGS="--variant 'gthread=-- gunicorn --config=python:service.runtime.gunicorn_conf
 #     --worker-class=gthread --threads=4 service.wsgi:app'" make bench
 set -euo pipefail
 
