@@ -8,7 +8,7 @@ The official Python images ship their standard library without byte code, and
 the service's root file system is read-only, so every start would compile some
 200 modules from source, in memory, again (seconds on a small CPU share). This
 loads what the running service loads (gunicorn's configuration and master,
-its sync worker, the app answering a few requests, the health check) and
+its worker class, the app answering a few requests, the health check) and
 writes byte code for exactly those standard-library modules under
 STAGING_ROOT, mirroring their paths, for the runtime stage to copy over its
 root. Hash-based and unchecked: the sources never change inside the image, so

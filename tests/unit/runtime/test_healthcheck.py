@@ -1,4 +1,4 @@
-"""python -m service.healthcheck: exit 0 only if /livez answers 200 in time."""
+"""python -m service.runtime.healthcheck: exit 0 only if /livez answers 200 in time."""
 
 import subprocess
 import sys

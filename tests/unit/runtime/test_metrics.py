@@ -65,7 +65,7 @@ def test_metrics_add_up_across_gunicorn_workers(
     """With several workers, one scrape reports the requests all of them answered."""
     metrics_dir = tmp_path / "metrics"
     server = gunicorn_server({"WEB_CONCURRENCY": "3", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
-    # Concurrent requests keep several sync workers busy at once, so more than one answers.
+    # Concurrent requests keep several workers busy at once, so more than one answers.
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda _: add(server.url), range(REQUESTS_SENT)))
     assert statuses == [200] * REQUESTS_SENT
