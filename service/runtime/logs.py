@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from datetime import timedelta
 from json.encoder import encode_basestring_ascii
@@ -24,6 +25,11 @@ REQUEST_ID_KEY = "calculator.request_id"
 """WSGI environ key of the request id the web layer chose."""
 ROUTE_KEY = "calculator.route"
 """WSGI environ key of the matched route template (for logs and metrics labels)."""
+
+ACCESS_BATCH_BYTES = 32_768
+"""Access lines are written once this many bytes of them wait."""
+ACCESS_DELAY_SECONDS = 0.5
+"""Access lines wait at most about this long before they are written."""
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -80,11 +86,12 @@ def _text(value: Any) -> str:
 class JsonLogger(Logger):  # type: ignore[misc]
     """gunicorn logger class writing JSON lines (``logger_class`` in the gunicorn config).
 
-    Access lines go straight to standard output, one ``write`` each, not through
-    the logging module: this runs once per request, where building a log record,
-    taking the handler's lock and formatting would cost more than the request.
-    A single write of a line shorter than the pipe buffer is never interleaved
-    with another thread's.
+    Access lines bypass the logging module and are written in batches: this runs once
+    per request, where a log record, the handler's lock and one write per line cost
+    more than the request (each write may wait for the container's log pipe and hand
+    the interpreter lock to another thread). A batch goes out once it holds
+    ACCESS_BATCH_BYTES, and the worker flushes whatever waits at least every
+    ACCESS_DELAY_SECONDS (service.runtime.worker) and when it stops.
     """
 
     def setup(self, cfg: Config) -> None:
@@ -95,9 +102,13 @@ class JsonLogger(Logger):  # type: ignore[misc]
         self._access_fd = sys.stdout.fileno() if cfg.accesslog == "-" else None
         self._second = -1
         self._second_text = ""
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._oldest = 0.0
+        self._pending_lock = threading.Lock()
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
-        """Write one JSON line for an answered request."""
+        """Queue one JSON line for an answered request."""
         if self._access_fd is None:
             return
         status = resp.status
@@ -116,5 +127,32 @@ class JsonLogger(Logger):  # type: ignore[misc]
             f'"status":{code},"duration_ms":{request_time.total_seconds() * 1000:.3f},'
             f'"bytes":{"null" if sent is None else int(sent)},'
             f'"remote":{_text(environ.get("REMOTE_ADDR"))}}}\n'
-        )
-        os.write(self._access_fd, line.encode("ascii"))
+        ).encode("ascii")
+        with self._pending_lock:
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append(line)
+            self._pending_bytes += len(line)
+            if self._pending_bytes < ACCESS_BATCH_BYTES:
+                return
+            batch = self._take_pending()
+        self._write(batch)
+
+    def flush_access(self, *, older_than: float = 0.0) -> None:
+        """Write the waiting access lines, if the oldest has waited ``older_than`` seconds."""
+        with self._pending_lock:
+            if not self._pending or time.monotonic() - self._oldest < older_than:
+                return
+            batch = self._take_pending()
+        self._write(batch)
+
+    def _take_pending(self) -> bytes:
+        batch = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        return batch
+
+    def _write(self, batch: bytes) -> None:
+        view = memoryview(batch)
+        while view and self._access_fd is not None:
+            view = view[os.write(self._access_fd, view) :]

@@ -15,6 +15,10 @@ idle or trickling clients can so occupy every thread. Here:
   every request arrives whole and at once, and never meets these deadlines;
 - a worker whose threads are all busy stops accepting, so the listening socket's
   other workers take new connections instead of queueing them behind slow ones.
+
+Its main loop also writes out the access lines the logger batches
+(service.runtime.logs), so none waits longer than ACCESS_DELAY_SECONDS or past
+the worker's end.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import Any
 
 from gunicorn.http.errors import NoMoreData  # type: ignore[import-untyped]
 from gunicorn.workers.gthread import TConn, ThreadWorker  # type: ignore[import-untyped]
+
+from service.runtime.logs import ACCESS_DELAY_SECONDS
 
 READ_SECONDS = 5.0
 """Longest time after a request's first bytes at which a read of it may start."""
@@ -107,6 +113,24 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         self._busy_threads -= 1
         super().finish_request(conn, fs)
         self._refresh_accepting()
+
+    def notify(self) -> None:
+        """Tell the master this worker lives (every loop turn), and write due access lines."""
+        super().notify()
+        self._flush_access(older_than=ACCESS_DELAY_SECONDS)
+
+    def run(self) -> None:
+        """Serve until told to stop, then write every access line still waiting."""
+        try:
+            super().run()
+        finally:
+            self._flush_access(older_than=0.0)
+
+    def _flush_access(self, *, older_than: float) -> None:
+        # Any logger class may be configured; only the service's batches its lines.
+        flush = getattr(self.log, "flush_access", None)
+        if flush is not None:
+            flush(older_than=older_than)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """Accept only while a thread is free, besides gunicorn's own connection limit."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from gunicorn_process import GUNICORN, REPO_ROOT, GunicornServer
+from gunicorn_process import GUNICORN, REPO_ROOT, GunicornServer, free_port
 
 CONFIG = ["--config", "python:service.runtime.gunicorn_conf"]
 
@@ -176,3 +176,33 @@ def test_workers_dying_as_they_boot_stop_the_master(
     reasons = [line for line in (out + err).splitlines() if "died within" in line]
     assert len(reasons) == 1
     assert json.loads(reasons[0])["level"] == "CRITICAL"
+
+
+def test_access_lines_are_written_promptly_while_serving(tmp_path: Path) -> None:
+    """Batched access lines still reach the log within about a second, with no more traffic."""
+    port = free_port()
+    log = tmp_path / "out.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(GUNICORN), *CONFIG, "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                requests.get(f"{url}/add?a=1&b=2", headers={"X-Request-ID": "prompt"}, timeout=2)
+                break
+            time.sleep(0.1)
+        answered = time.monotonic()
+        while "prompt" not in log.read_text() and time.monotonic() - answered < 3:
+            time.sleep(0.05)
+        assert "prompt" in log.read_text()
+        assert time.monotonic() - answered < 2
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
