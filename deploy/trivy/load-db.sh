@@ -8,9 +8,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=deploy/trivy/scanner.sh
+source "$here/scanner.sh"
 source_dir=${1:?usage: load-db.sh DB_DIR}
 volume=${TRIVY_CACHE_VOLUME:-calculator-scan-trivy-cache}
-local_scanner=calculator-scan-trivy:0.76.0
 scanner=${TRIVY_IMAGE:-$local_scanner}
 
 say() { printf 'load-db: %s\n' "$*" >&2; }

