@@ -1,4 +1,7 @@
-"""One compose project of the real compose.yaml, under its own name and loopback port."""
+"""One compose project of the real compose.yaml, under its own name and loopback port.
+
+The proxy publishes the port; the calculator's replicas sit behind it.
+"""
 
 import os
 import subprocess
@@ -13,6 +16,7 @@ import requests
 from .docker_cli import LOOPBACK, ROOT, docker, inspect, wait_for
 
 SERVICE = "calculator"
+PROXY = "proxy"
 START_TIMEOUT_SECONDS = 180
 # Checks every second so `up --wait` returns about a second after the service is ready.
 HEALTH_INTERVAL = "1s"
@@ -21,7 +25,7 @@ READY_TIMEOUT_SECONDS = 30
 
 @dataclass
 class ComposeProject:
-    """A compose project named `name`, publishing the service on 127.0.0.1:`port`."""
+    """A compose project named `name`, its proxy publishing the service on 127.0.0.1:`port`."""
 
     name: str
     port: int
@@ -57,7 +61,7 @@ class ComposeProject:
         )
 
     def up(self) -> None:
-        """Start the stack and return once compose reports the service healthy."""
+        """Start the stack and return once compose reports every container healthy."""
         started = self.compose(
             "up",
             "--detach",
@@ -76,14 +80,14 @@ class ComposeProject:
             )
         # Healthy means one check passed; ready means the published port answers too.
         try:
-            wait_for(self.is_ready, seconds=READY_TIMEOUT_SECONDS, what=f"{self.name} /readyz 200")
+            wait_for(self.is_ready, seconds=READY_TIMEOUT_SECONDS, what=f"{self.name} /livez 200")
         except TimeoutError as error:
             raise RuntimeError(f"{error}\n--- logs ---\n{self.logs()}") from None
 
     def is_ready(self) -> bool:
-        """True when /readyz answers 200 through the published port."""
+        """True when /livez answers 200 through the published port."""
         try:
-            return requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+            return requests.get(f"{self.base_url}/livez", timeout=2).status_code == 200
         except requests.RequestException:  # refused, reset or timed out: not yet
             return False
 
@@ -91,25 +95,35 @@ class ComposeProject:
         """Remove the project's containers, networks and volumes."""
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "30")
 
-    def logs(self) -> str:
-        """The service's recent log lines, for failure reports."""
-        shown = self.compose("logs", "--no-color", "--tail", "200", SERVICE, timeout=60)
+    def logs(self, service: str = "") -> str:
+        """Recent log lines of one service, or of every one, for failure reports."""
+        chosen = [service] if service else []
+        shown = self.compose("logs", "--no-color", "--tail", "200", *chosen, timeout=60)
         return shown.stdout + shown.stderr
 
-    def container_id(self) -> str:
-        """The id of the service's container (running or stopped)."""
-        ids = self.compose("ps", "--all", "--quiet", SERVICE).stdout.split()
-        if len(ids) != 1:
-            raise RuntimeError(f"expected one {SERVICE} container in {self.name}, found {ids}")
+    def container_ids(self, service: str = SERVICE) -> list[str]:
+        """The ids of the service's running containers, in replica-number order."""
+        listed = self.compose(
+            "ps", "--format", "{{.Name}} {{.ID}}", service, timeout=60
+        ).stdout.split("\n")
+        rows = [line.split() for line in listed if line.strip()]
+        by_number = sorted(rows, key=lambda row: int(row[0].rsplit("-", 1)[1]))
+        return [inspect(row[1])["Id"] for row in by_number]
+
+    def container_id(self, service: str = SERVICE) -> str:
+        """The id of the service's first running container (replica 1 of the calculator)."""
+        ids = self.container_ids(service)
+        if not ids:
+            raise RuntimeError(f"no running {service} container in {self.name}")
         return ids[0]
 
-    def container(self) -> dict[str, Any]:
-        """`docker inspect` of the service's container."""
-        return inspect(self.container_id())
+    def container(self, service: str = SERVICE) -> dict[str, Any]:
+        """`docker inspect` of the service's first running container."""
+        return inspect(self.container_id(service))
 
-    def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
-        """Run a command inside the service's container as its own user."""
-        return docker("exec", self.container_id(), *command, check=False, timeout=60)
+    def exec(self, *command: str, service: str = SERVICE) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the service's first container as its own user."""
+        return docker("exec", self.container_id(service), *command, check=False, timeout=60)
 
     @contextmanager
     def running(self) -> Iterator["ComposeProject"]:

@@ -32,4 +32,4 @@ def test_killed_worker_is_replaced_while_service_answers(stack: ComposeProject) 
         )
 
     wait_for(replaced, seconds=30, what=f"replacement of worker {victim}")
-    assert requests.get(f"{stack.base_url}/readyz", timeout=TIMEOUT).status_code == 200
+    assert requests.get(f"{stack.base_url}/livez", timeout=TIMEOUT).status_code == 200

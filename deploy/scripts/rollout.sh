@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Replaces every calculator replica with one built from the current tree and
+# config, without a failed request (the pattern of docker-rollout, with Compose
+# and the engine only):
+#   1. starts CALCULATOR_REPLICAS new replicas beside the old ones;
+#   2. waits until every new one reports healthy (ROLLOUT_WAIT_SECONDS, 90);
+#   3. stops the old ones: SIGTERM makes gunicorn close its listening socket, so
+#      the proxy, finding the connection refused, sends new requests to the new
+#      replicas, while the requests in progress finish (stop_grace_period);
+#   4. removes them.
+# A new replica that is not healthy in time aborts the rollout: the new replicas
+# are removed, the old ones keep serving, and the exit status is 1.
+# Run `make build` first (`make rollout` does), so the image is the current tree's.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+
+service=calculator
+replicas=${CALCULATOR_REPLICAS:-2}
+wait_seconds=${ROLLOUT_WAIT_SECONDS:-90}
+
+say() { printf 'rollout: %s\n' "$*" >&2; }
+
+running_replicas() {
+  docker compose ps --quiet --status running "$service" | sort
+}
+
+# The replicas in the order given, with their health; "none" when a container is gone.
+health_of() {
+  local id
+  for id in "$@"; do
+    docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' \
+      "$id" 2>/dev/null || echo none
+  done
+}
+
+mapfile -t old < <(running_replicas)
+if [ "${#old[@]}" -eq 0 ]; then
+  say "no running $service replica to replace; start the stack with make up"
+  exit 1
+fi
+
+say "starting $replicas new replicas beside ${#old[@]} old ones"
+docker compose up --detach --no-deps --no-recreate \
+  --scale "$service=$((${#old[@]} + replicas))" "$service" >&2
+
+mapfile -t new < <(comm -13 <(printf '%s\n' "${old[@]}") \
+  <(docker compose ps --quiet --all "$service" | sort))
+if [ "${#new[@]}" -ne "$replicas" ]; then
+  say "expected $replicas new replicas, found ${#new[@]}"
+  exit 1
+fi
+
+abort() {
+  say "ABORTED: $1"
+  say "last log lines of a new replica:"
+  docker logs --tail 10 "${new[0]}" >&2 2>&1 || true
+  say "removing the new replicas; the ${#old[@]} old ones keep serving"
+  docker rm --force "${new[@]}" >/dev/null
+  exit 1
+}
+
+say "waiting up to ${wait_seconds}s for ${new[*]:0:1}... (${#new[@]}) to be healthy"
+deadline=$((SECONDS + wait_seconds))
+while true; do
+  mapfile -t states < <(health_of "${new[@]}")
+  healthy=0
+  for state in "${states[@]}"; do
+    [ "$state" = healthy ] && healthy=$((healthy + 1))
+  done
+  [ "$healthy" -eq "${#new[@]}" ] && break
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    abort "only $healthy of ${#new[@]} new replicas became healthy within ${wait_seconds}s (states: ${states[*]})"
+  fi
+  sleep 1
+done
+
+say "new replicas healthy; stopping the ${#old[@]} old ones (requests in progress finish)"
+docker stop "${old[@]}" >/dev/null
+docker rm "${old[@]}" >/dev/null
+say "done: ${#new[@]} replicas of the current image serve"
