@@ -3,6 +3,7 @@
 The proxy publishes the port; the calculator's replicas sit behind it.
 """
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -100,6 +101,11 @@ class ComposeProject:
         chosen = [service] if service else []
         shown = self.compose("logs", "--no-color", "--tail", "200", *chosen, timeout=60)
         return shown.stdout + shown.stderr
+
+    def access_records(self) -> list[dict[str, Any]]:
+        """The proxy's JSON access records, oldest first (its other log lines are skipped)."""
+        shown = self.compose("logs", "--no-color", "--no-log-prefix", PROXY, timeout=60)
+        return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
 
     def container_ids(self, service: str = SERVICE) -> list[str]:
         """The ids of the service's running containers, in replica-number order."""
