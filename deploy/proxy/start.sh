@@ -3,7 +3,7 @@
 # files nginx.conf includes, then becomes nginx (PID 1, in the foreground).
 #
 #   PROXY_UPSTREAM                host:port of the replicas' DNS name (calculator:8000)
-#   PROXY_UPSTREAM_TIMEOUT        seconds to wait for a replica's answer (30)
+#   PROXY_UPSTREAM_TIMEOUT        seconds to wait for one replica's answer (30)
 #   PROXY_CONNECTIONS_PER_CLIENT  requests in progress per client address (64)
 #   PROXY_RATE_LIMIT              requests per second per client address; 0 is off (0)
 #   PROXY_RATE_BURST              requests above the rate let through at once (20)
@@ -55,11 +55,13 @@ mkdir -p "$settings"
 } >"$settings/http.conf"
 {
   printf 'limit_conn per_client_connections %s;\n' "$connections"
-  if [ "$rate" -gt 0 ]; then
+  # nginx takes no burst=0: without the parameter there is no burst.
+  if [ "$rate" -gt 0 ] && [ "$burst" -gt 0 ]; then
     printf 'limit_req zone=per_client_rate burst=%s nodelay;\n' "$burst"
+  elif [ "$rate" -gt 0 ]; then
+    printf 'limit_req zone=per_client_rate;\n'
   fi
   printf 'proxy_read_timeout %ss;\n' "$upstream_timeout"
-  printf 'proxy_next_upstream_timeout %ss;\n' "$upstream_timeout"
 } >"$settings/server.conf"
 
 # -e: nginx opens its error log before reading nginx.conf; the compiled-in file

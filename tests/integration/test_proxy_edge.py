@@ -2,55 +2,28 @@
 through, one access record per request, keep-alive, spread over replicas, slow clients."""
 
 import json
-import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from http import HTTPStatus
 
 import pytest
 import requests
 
 from .compose_project import ComposeProject
 from .docker_cli import LOOPBACK, inspect, wait_for
-from .raw_http import Answer, closed_by_peer, exchange
+from .raw_http import GENERATED_ID, assert_problem, closed_by_peer, exchange
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 10
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 # nginx's documented bounds (deploy/proxy/nginx.conf): whole header, and between body reads.
 CLIENT_HEADER_TIMEOUT = 5
 CLIENT_BODY_TIMEOUT = 5
 ACCESS_RECORD_FIELDS = {
     "time", "request_id", "method", "path", "status", "bytes", "duration", "upstream_duration",
 }  # fmt: skip
-
-
-def assert_problem(answer: Answer, status: int) -> dict[str, object]:
-    """The answer is the proxy's problem document for `status`, with every contract header."""
-    assert answer.status == status, answer.body
-    assert answer.headers["Content-Type"] == "application/problem+json"
-    for name, value in SECURITY_HEADERS.items():
-        assert answer.headers[name] == value, name
-    problem: dict[str, object] = json.loads(answer.body)
-    assert problem["type"] == "about:blank"
-    assert problem["title"] == HTTPStatus(status).phrase
-    assert problem["status"] == status
-    assert isinstance(problem["detail"], str)
-    assert problem["detail"]
-    assert problem["instance"] == answer.headers["X-Request-ID"]
-    assert GENERATED_ID.fullmatch(answer.headers["X-Request-ID"])
-    return problem
 
 
 def get(path: str, *headers: str) -> bytes:
