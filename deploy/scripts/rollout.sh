@@ -8,8 +8,9 @@
 #      the proxy, finding the connection refused, sends new requests to the new
 #      replicas, while the requests in progress finish (stop_grace_period);
 #   4. removes them.
-# A new replica that is not healthy in time aborts the rollout: the new replicas
-# are removed, the old ones keep serving, and the exit status is 1.
+# A new replica that is not healthy in time (ROLLOUT_WAIT_SECONDS), or that exits
+# or restarts first, aborts the rollout: the new replicas are removed, the old ones
+# keep serving, and the exit status is 1.
 # Run `make build` first (`make rollout` does), so the image is the current tree's.
 set -euo pipefail
 
@@ -26,12 +27,14 @@ running_replicas() {
   docker compose ps --quiet --status running "$service" | sort
 }
 
-# The replicas in the order given, with their health; "none" when a container is gone.
-health_of() {
+# One word per replica given: its health ("healthy", "starting", "unhealthy"), or
+# "crashed" once it has exited or been restarted, "gone" if it no longer exists.
+states_of() {
   local id
   for id in "$@"; do
-    docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' \
-      "$id" 2>/dev/null || echo none
+    docker inspect --format \
+      '{{if or (ne .State.Status "running") (gt .RestartCount 0)}}crashed{{else if .State.Health}}{{.State.Health.Status}}{{else}}starting{{end}}' \
+      "$id" 2>/dev/null || echo gone
   done
 }
 
@@ -61,10 +64,14 @@ abort() {
   exit 1
 }
 
-say "waiting up to ${wait_seconds}s for ${new[*]:0:1}... (${#new[@]}) to be healthy"
+say "waiting up to ${wait_seconds}s for the new replicas to be healthy"
 deadline=$((SECONDS + wait_seconds))
 while true; do
-  mapfile -t states < <(health_of "${new[@]}")
+  mapfile -t states < <(states_of "${new[@]}")
+  case " ${states[*]} " in
+    *" crashed "* | *" gone "*)
+      abort "a new replica stopped or restarted before it became healthy (states: ${states[*]})" ;;
+  esac
   healthy=0
   for state in "${states[@]}"; do
     [ "$state" = healthy ] && healthy=$((healthy + 1))

@@ -43,23 +43,26 @@ class ComposeProject:
         files = [
             arg for path in (ROOT / "compose.yaml", *self.overrides) for arg in ("-f", str(path))
         ]
-        # COMPOSE_PROJECT_NAME too, not only --project-name: compose.yaml derives names from it.
-        env = {
-            **os.environ,
-            "CALCULATOR_HEALTH_INTERVAL": HEALTH_INTERVAL,
-            **self.environment,
-            "CALCULATOR_PORT": str(self.port),
-            "COMPOSE_PROJECT_NAME": self.name,
-        }
         return subprocess.run(
             ["docker", "compose", "--project-name", self.name, *files, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
-            env=env,
+            env=self.tool_environment(),
             cwd=ROOT,
         )
+
+    def tool_environment(self) -> dict[str, str]:
+        """The environment under which compose, and the project's scripts, act on this project."""
+        # COMPOSE_PROJECT_NAME too, not only --project-name: compose.yaml derives names from it.
+        return {
+            **os.environ,
+            "CALCULATOR_HEALTH_INTERVAL": HEALTH_INTERVAL,
+            **self.environment,
+            "CALCULATOR_PORT": str(self.port),
+            "COMPOSE_PROJECT_NAME": self.name,
+        }
 
     def up(self) -> None:
         """Start the stack and return once compose reports every container healthy."""
