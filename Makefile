@@ -41,11 +41,12 @@ verify: venv ## check every running container against the hardening checklist (C
 rollout: build ## replace every replica with one of the current tree and config, without a failed request
 	deploy/scripts/rollout.sh
 
-scan: build ## scan the image with Trivy; reports land in reports/
-	deploy/trivy/scan.sh
+scan: build ## scan both images with Trivy; reports land in reports/ and reports/proxy/
+	deploy/trivy/scan-images.sh
 
-bench: build ## print size, start-up, memory, rebuild and throughput figures beside a baseline
+bench: build ## print size, start-up, memory, rebuild and throughput figures beside a baseline, and the proxy's cost
 	deploy/scripts/bench.sh
+	$(BIN)/python deploy/proxy/bench.py
 
 lint: venv ## ruff, mypy (strict), hadolint and trivy config
 	ruff check .
