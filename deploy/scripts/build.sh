@@ -28,5 +28,7 @@ choose_proxy_base
 choose_package_source
 describe_source
 docker compose build calculator proxy >&2
-docker compose config --images calculator
-docker compose config --images proxy
+calculator_image=$(docker compose config --images calculator)
+printf '%s\n' "$calculator_image"
+# The proxy's list includes the service it depends on.
+docker compose config --images proxy | grep --invert-match --line-regexp --fixed-strings "$calculator_image"

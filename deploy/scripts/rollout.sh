@@ -23,8 +23,9 @@ wait_seconds=${ROLLOUT_WAIT_SECONDS:-90}
 
 say() { printf 'rollout: %s\n' "$*" >&2; }
 
-running_replicas() {
-  docker compose ps --quiet --status running "$service" | sort
+# Every replica the service has, running or not (compose counts them all when scaling).
+replicas_of_service() {
+  docker compose ps --quiet --all "$service" | sort
 }
 
 # One word per replica given: its health ("healthy", "starting", "unhealthy"), or
@@ -38,8 +39,8 @@ states_of() {
   done
 }
 
-mapfile -t old < <(running_replicas)
-if [ "${#old[@]}" -eq 0 ]; then
+mapfile -t old < <(replicas_of_service)
+if [ -z "$(docker compose ps --quiet --status running "$service")" ]; then
   say "no running $service replica to replace; start the stack with make up"
   exit 1
 fi
@@ -48,8 +49,7 @@ say "starting $replicas new replicas beside ${#old[@]} old ones"
 docker compose up --detach --no-deps --no-recreate \
   --scale "$service=$((${#old[@]} + replicas))" "$service" >&2
 
-mapfile -t new < <(comm -13 <(printf '%s\n' "${old[@]}") \
-  <(docker compose ps --quiet --all "$service" | sort))
+mapfile -t new < <(comm -13 <(printf '%s\n' "${old[@]}") <(replicas_of_service))
 if [ "${#new[@]}" -ne "$replicas" ]; then
   say "expected $replicas new replicas, found ${#new[@]}"
   exit 1
