@@ -51,6 +51,7 @@ def test_rollout_under_load_fails_no_request(replicated: ComposeProject) -> None
         time.sleep(1)
         done = rollout(replicated)
         time.sleep(1)
+    print(summary[0].text)  # the figures, for anyone running with -s
     assert done.returncode == 0, done.stdout + done.stderr
     after = replicated.container_ids()
     assert len(after) == len(before)
@@ -84,5 +85,6 @@ def test_killed_replica_under_load_fails_under_a_thousandth(replicated: ComposeP
         docker("kill", victim)
         time.sleep(KILL_LOAD_SECONDS)  # wrk ends on its own meanwhile
     (result,) = summary
+    print(result.text)
     assert result.requests > 0, result.text
     assert result.failed < result.requests / 1000, result.text
