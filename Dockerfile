@@ -53,7 +53,7 @@ WORKDIR /app
 RUN chmod -R u=rwX,go=rX /app /config \
  && python3 -m compileall -q --invalidation-mode=unchecked-hash /app/service \
  && /opt/venv/bin/python /tmp/stdlib_bytecode.py /stdlib-bytecode \
-        --config=python:service.gunicorn_conf service.wsgi:app
+        --config=python:service.runtime.gunicorn_conf service.wsgi:app
 
 
 FROM ${BASE_IMAGE} AS runtime
@@ -86,9 +86,9 @@ USER 10001:10001
 EXPOSE 8000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-m", "service.healthcheck"]
+    CMD ["python", "-m", "service.runtime.healthcheck"]
 # gunicorn runs as PID 1: it reaps its workers and turns SIGTERM into a graceful stop.
-CMD ["gunicorn", "--config=python:service.gunicorn_conf", "service.wsgi:app"]
+CMD ["gunicorn", "--config=python:service.runtime.gunicorn_conf", "service.wsgi:app"]
 
 ARG BASE_IMAGE
 ARG VERSION=0.0.0

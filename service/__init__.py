@@ -8,7 +8,7 @@ pull in Flask and prometheus_client (which fixes its storage mode when imported)
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.app import create_app
+    from service.web.app import create_app
 
 __all__ = ["__version__", "create_app"]
 
@@ -19,7 +19,7 @@ __version__ = "1.0.0"
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from service.app import create_app  # noqa: PLC0415 - deferred on purpose, see above
+        from service.web.app import create_app  # noqa: PLC0415 - deferred on purpose, see above
 
         return create_app
     raise AttributeError(f"module 'service' has no attribute {name!r}")

@@ -7,16 +7,15 @@ line the service prints when it refuses to start, and status 78 (EX_CONFIG).
 import argparse
 import sys
 
-from service.config_errors import ConfigurationError
-from service.log_format import configuration_error_line
+from service.runtime.logs import configuration_error_line
+from service.runtime.settings import ConfigurationError, describe_config_source, load_settings
+from service.web.auth import read_api_keys
 
 EX_CONFIG = 78
 
 
 def check_config() -> int:
     """Load the settings and the API keys as the service would; report the outcome."""
-    from service.auth import read_api_keys  # noqa: PLC0415 - only this command needs them
-    from service.settings_loader import describe_config_source, load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings()

@@ -1,16 +1,18 @@
-"""The WSGI entry point: ``gunicorn --config python:service.gunicorn_conf service.wsgi:app``.
+"""The WSGI entry point of the service, as gunicorn loads it.
+
+Run: ``gunicorn --config python:service.runtime.gunicorn_conf service.wsgi:app``.
 
 A configuration problem ends the process here with one JSON log line on stderr.
-gunicorn_conf preloads the app, so this runs once in the master, before any worker
-exists; the exit status is gunicorn's "application failed to load", on which gunicorn
-stops instead of restarting workers in a loop.
+The gunicorn config preloads the app, so this runs once in the master, before any
+worker exists; the exit status is gunicorn's "application failed to load", on
+which gunicorn stops instead of restarting workers in a loop.
 """
 
 import sys
 
-from service.app import create_app
-from service.config_errors import ConfigurationError
-from service.log_format import configuration_error_line
+from service.runtime.logs import configuration_error_line
+from service.runtime.settings import ConfigurationError
+from service.web.app import create_app
 
 APP_LOAD_ERROR = 4
 

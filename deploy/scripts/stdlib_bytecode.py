@@ -1,13 +1,14 @@
 """Load the service as gunicorn does, then compile the standard-library modules it used.
 
 Run by the Dockerfile's builder stage, with the image's gunicorn arguments:
-``python stdlib_bytecode.py STAGING_ROOT --config=python:service.gunicorn_conf service.wsgi:app``.
+``python stdlib_bytecode.py STAGING_ROOT --config=python:service.runtime.gunicorn_conf
+service.wsgi:app``.
 
 The official Python images ship their standard library without byte code, and
 the service's root file system is read-only, so every start would compile some
 200 modules from source, in memory, again (seconds on a small CPU share). This
 loads what the running service loads (gunicorn's configuration and master,
-its sync worker, the app answering a few requests, the health check) and
+its worker class, the app answering a few requests, the health check) and
 writes byte code for exactly those standard-library modules under
 STAGING_ROOT, mirroring their paths, for the runtime stage to copy over its
 root. Hash-based and unchecked: the sources never change inside the image, so
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 # Loaded by the running service beyond what the config and the app load.
-RUNTIME_MODULES = ("gunicorn.arbiter", "service.healthcheck")
+RUNTIME_MODULES = ("gunicorn.arbiter", "service.runtime.healthcheck", "service.runtime.worker")
 # Requests whose handling imports modules lazily, and the status each must get:
 # the image is never built from an app that cannot answer them.
 WARM_UP_REQUESTS = (("/add?a=1&b=2", 200), ("/livez", 200), ("/metrics", 200), ("/nowhere", 404))

@@ -19,7 +19,7 @@
 # the local build), TRIVY_NETWORK (none: offline, the default; bridge: may
 # download the database), TRIVY_DB_REPOSITORY (a database mirror),
 # TRIVY_SEVERITY (default HIGH,CRITICAL), TRIVY_DB_MAX_AGE_DAYS (default 7).
-# README "Security scanning" has all.
+# docs/security-scanning.md has all.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

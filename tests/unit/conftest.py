@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from gunicorn_process import GunicornServer
 
-from service.app import create_app
-from service.settings import Settings
+from service.runtime.settings import Settings
+from service.web.app import create_app
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     for name in list(os.environ):
         if name.upper().startswith("CALCULATOR_") or name == "PROMETHEUS_MULTIPROC_DIR":
             monkeypatch.delenv(name)
-    monkeypatch.setattr("service.config_file.DEFAULT_CONFIG_FILE", tmp_path / "absent.json")
+    monkeypatch.setattr("service.runtime.settings.DEFAULT_CONFIG_FILE", tmp_path / "absent.json")
 
 
 @pytest.fixture
@@ -45,8 +45,10 @@ def gunicorn_server() -> Iterator[Callable[..., GunicornServer]]:
     """Start gunicorn servers on demand; every one is stopped when the test ends."""
     started: list[GunicornServer] = []
 
-    def start(environ: dict[str, str] | None = None, *, wait: bool = True) -> GunicornServer:
-        server = GunicornServer(environ or {})
+    def start(
+        environ: dict[str, str] | None = None, *, wait: bool = True, app: str = "service.wsgi:app"
+    ) -> GunicornServer:
+        server = GunicornServer(environ or {}, app)
         started.append(server)
         if wait:
             server.wait_until_serving()

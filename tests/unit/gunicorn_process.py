@@ -35,7 +35,7 @@ class GunicornServer:
             [
                 str(GUNICORN),
                 "--config",
-                "python:service.gunicorn_conf",
+                "python:service.runtime.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 app,
