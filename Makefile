@@ -9,7 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build up down logs verify scan bench lint unit k8s-check integration test
+.PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration test
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,26 +29,30 @@ $(K8S_VENV)/.installed: deploy/requirements/k8s.txt
 engine: venv ## make sure a Docker engine and Compose v2 answer (installs and starts them if needed)
 	deploy/scripts/engine.sh
 
-build: engine ## build the calculator image (falls back to a local base and wheelhouse when offline)
+build: engine ## build the calculator and proxy images (local bases and wheelhouse when offline)
 	deploy/scripts/build.sh
 
-up: build ## build and start the stack; returns when the service is healthy
+up: build ## build and start the proxy and replicas; returns when every container is healthy
 	deploy/scripts/up.sh
 
 down: ## stop and remove the stack
 	docker compose down --remove-orphans
 
-logs: ## follow the service's logs
-	docker compose logs --follow calculator
+logs: ## follow the proxy's access records and the replicas' logs
+	docker compose logs --follow proxy calculator
 
-verify: venv ## check the running deployment against the hardening checklist (COMPOSE_PROJECT_NAME picks another)
-	$(BIN)/python deploy/verify.py
+verify: venv ## check every running container against the hardening checklist (COMPOSE_PROJECT_NAME picks another)
+	$(BIN)/python deploy/verify
 
-scan: build ## scan the image with Trivy; reports land in reports/
-	deploy/trivy/scan.sh
+rollout: build ## replace every replica with one of the current tree and config, without a failed request
+	deploy/scripts/rollout.sh
 
-bench: build ## container CPU per request, memory, start, image size and rebuild beside a bare baseline
+scan: build ## scan both images with Trivy; reports land in reports/ and reports/proxy/
+	deploy/trivy/scan-images.sh
+
+bench: build ## container CPU per request, memory, start, image size and rebuild beside a bare baseline; the proxy's cost
 	deploy/scripts/bench.sh
+	$(BIN)/python deploy/proxy/bench.py
 
 lint: venv ## ruff, mypy (strict), hadolint and trivy config
 	ruff check .

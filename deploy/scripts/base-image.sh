@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# Builds a stand-in for python:3.11-slim-bookworm from Debian packages, for
-# hosts that cannot pull from a registry.
+# Builds a stand-in base image from Debian packages, for hosts that cannot pull
+# from a registry. Two flavours:
 #
-# The result matches what the Dockerfile relies on in the official image:
-# Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and python3.11 on
-# /usr/local/bin, C.UTF-8, CA certificates and tzdata. It is trimmed like
-# Debian's own slim images (no docs, man pages, locales, apt lists or caches,
-# no stdlib byte code) so it is no larger than the official slim image.
+#   python  stands in for python:3.11-slim-bookworm (the calculator's base):
+#           Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and
+#           python3.11 on /usr/local/bin, C.UTF-8, CA certificates and tzdata;
+#   nginx   Debian bookworm with Debian's nginx package, the base of the proxy
+#           image where nginxinc/nginx-unprivileged cannot be pulled.
 #
-# Usage: base-image.sh [TAG]   (default calculator-base:3.11-slim-bookworm)
+# Both are trimmed like Debian's own slim images (no docs, man pages, locales,
+# apt lists or caches, no stdlib byte code).
+#
+# Usage: base-image.sh [TAG [FLAVOUR]]
+#   (defaults calculator-base:3.11-slim-bookworm and python)
 # Builds only when TAG is missing; BASE_REBUILD=1 forces a rebuild.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tag=${1:-calculator-base:3.11-slim-bookworm}
+flavour=${2:-python}
+case $flavour in
+  python)
+    packages=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd
+    command='["python3"]'
+    ;;
+  nginx)
+    packages=nginx,ca-certificates,tzdata,netbase,passwd
+    command='["nginx", "-g", "daemon off;"]'
+    ;;
+  *)
+    printf 'base-image: unknown flavour %s (python or nginx)\n' "$flavour" >&2
+    exit 2
+    ;;
+esac
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
@@ -52,7 +71,7 @@ dpkg_excludes=(
   --dpkgopt='path-include=/usr/share/locale/locale.alias'
 )
 
-say "building $tag with mmdebstrap (Debian bookworm, python3.11)"
+say "building $tag with mmdebstrap (Debian bookworm, $flavour)"
 # mmdebstrap and its hooks are chatty: their output is shown only if the build fails.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -61,7 +80,7 @@ trap 'rm -f "$log"' EXIT
 # root file system must never pass for the base.
 image_id=$(SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d 'today 00:00' +%s)} \
 mmdebstrap --quiet --variant=minbase --format=tar \
-  --include=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd \
+  --include="$packages" \
   --aptopt='Acquire::Languages "none"' \
   --aptopt='APT::Install-Recommends "false"' \
   "${dpkg_excludes[@]}" \
@@ -74,8 +93,8 @@ mmdebstrap --quiet --variant=minbase --format=tar \
   docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' \
-    --message "Debian bookworm + python3.11 stand-in for python:3.11-slim-bookworm" \
+    --change "CMD $command" \
+    --message "Debian bookworm stand-in base ($flavour)" \
     -) || {
   say "building $tag failed; last lines of mmdebstrap's output:"
   tail -n 30 "$log" >&2

@@ -3,6 +3,8 @@
 # exports the answers as the variables compose.yaml passes as build arguments.
 #   choose_base            BASE_IMAGE: unset (the Dockerfile's pinned official
 #                          image) or the Debian-built stand-in when no registry answers
+#   choose_proxy_base      PROXY_BASE_IMAGE: unset (the proxy Dockerfile's pinned
+#                          official nginx image) or the Debian-built nginx stand-in
 #   choose_package_source  CALCULATOR_PIP_NO_INDEX: 1 (and a filled wheelhouse)
 #                          when containers cannot reach the package index
 #   describe_source        CALCULATOR_VERSION/REVISION/CREATED/SOURCE for the OCI labels
@@ -11,6 +13,8 @@
 
 stand_in=calculator-base:3.11-slim-bookworm
 official=$(sed -n 's/^ARG BASE_IMAGE=//p' "$root/Dockerfile")
+proxy_stand_in=calculator-proxy-base:nginx-bookworm
+proxy_official=$(sed -n 's/^ARG PROXY_BASE_IMAGE=//p' "$root/deploy/proxy/Dockerfile")
 
 choose_base() {
   if [ -n "${BASE_IMAGE:-}" ]; then
@@ -21,6 +25,19 @@ choose_base() {
     say "no registry answers: using the Debian-built stand-in $stand_in"
     "$root/deploy/scripts/base-image.sh" "$stand_in"
     export BASE_IMAGE=$stand_in
+  fi
+}
+
+choose_proxy_base() {
+  if [ -n "${PROXY_BASE_IMAGE:-}" ]; then
+    say "proxy base image $PROXY_BASE_IMAGE (from PROXY_BASE_IMAGE)"
+  elif docker image inspect "$proxy_official" >/dev/null 2>&1 ||
+    docker pull --quiet "$proxy_official" >/dev/null 2>&1; then
+    say "proxy base image $proxy_official"
+  else
+    say "no registry answers: using the Debian-built nginx stand-in $proxy_stand_in"
+    "$root/deploy/scripts/base-image.sh" "$proxy_stand_in" nginx
+    export PROXY_BASE_IMAGE=$proxy_stand_in
   fi
 }
 

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Builds the calculator image with `docker compose build`, online or offline.
+# Builds the calculator and proxy images with `docker compose build`, online or offline.
 #
-# Online: the Dockerfile's digest-pinned python:3.11-slim-bookworm, wheels from
-# the package index. When no registry answers, a stand-in base built from
-# Debian packages (base-image.sh); when containers cannot reach the index, a
-# host-filled wheelhouse (wheelhouse.sh). Same Dockerfile and compose file
-# either way: only build arguments differ. Idempotent, and quick when nothing
-# changed (every step is cached). Prints the image tag on stdout.
+# Online: the Dockerfiles' digest-pinned python:3.11-slim-bookworm and
+# nginxinc/nginx-unprivileged, wheels from the package index. When no registry
+# answers, stand-in bases built from Debian packages (base-image.sh); when
+# containers cannot reach the index, a host-filled wheelhouse (wheelhouse.sh).
+# Same Dockerfiles and compose file either way: only build arguments differ.
+# Idempotent, and quick when nothing changed (every step is cached). Prints the
+# calculator's image tag, then the proxy's, on stdout.
 #
-# Overrides: BASE_IMAGE (use this base, skip the probe), CALCULATOR_PIP_NO_INDEX
-# (1 = wheelhouse only, 0 = index), CALCULATOR_IMAGE (tag).
+# Overrides: BASE_IMAGE, PROXY_BASE_IMAGE (use this base, skip the probe),
+# CALCULATOR_PIP_NO_INDEX (1 = wheelhouse only, 0 = index), CALCULATOR_IMAGE,
+# CALCULATOR_PROXY_IMAGE (tags).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,7 +24,11 @@ deploy/scripts/engine.sh
 source deploy/scripts/build-choices.sh
 
 choose_base
+choose_proxy_base
 choose_package_source
 describe_source
-docker compose build calculator >&2
-docker compose config --images calculator
+docker compose build calculator proxy >&2
+calculator_image=$(docker compose config --images calculator)
+printf '%s\n' "$calculator_image"
+# The proxy's list includes the service it depends on.
+docker compose config --images proxy | grep --invert-match --line-regexp --fixed-strings "$calculator_image"

@@ -1,4 +1,5 @@
-"""A check: one checklist item, a title, and a function that returns (passed, evidence)."""
+"""A check: one checklist item, a title, the roles it applies to, and a function that
+returns (passed, evidence)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ from collections.abc import Callable
 from deployment_facts import Deployment
 
 Check = Callable[[Deployment], tuple[bool, str]]
-Entry = tuple[str, str, Check]
+Entry = tuple[str, str, frozenset[str], Check]
+# Every container of the project is one of these (deployment_facts.Deployment.role).
+EVERY_ROLE = frozenset({"app", "proxy"})
 
 
-def registrar(entries: list[Entry]) -> Callable[[str, str], Callable[[Check], Check]]:
+def registrar(
+    entries: list[Entry],
+) -> Callable[..., Callable[[Check], Check]]:
     """Return a decorator that appends each check it wraps to `entries`."""
 
-    def check(item: str, title: str) -> Callable[[Check], Check]:
+    def check(
+        item: str, title: str, roles: frozenset[str] = EVERY_ROLE
+    ) -> Callable[[Check], Check]:
         def register(function: Check) -> Check:
-            entries.append((item, title, function))
+            entries.append((item, title, roles, function))
             return function
 
         return register

@@ -1,4 +1,4 @@
-"""The facts about a running compose service: `docker inspect`, `docker exec`, host /proc.
+"""The facts about running compose containers: `docker inspect`, `docker exec`, host /proc.
 
 The host's /proc is the kernel's own account of a container's processes: a container
 can misreport itself, the host cannot.
@@ -15,6 +15,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT_SECONDS = 60
 HOST_PROC = Path("/proc")
+# The compose service that runs the front proxy; every other one runs the calculator.
+PROXY_SERVICE = "proxy"
 
 
 class VerificationError(Exception):
@@ -81,7 +83,7 @@ def descendants(pid: int) -> list[int]:
 
 @dataclass
 class Deployment:
-    """The facts about one service container, gathered lazily and once."""
+    """The facts about one container of the project, gathered lazily and once."""
 
     service: dict[str, Any]
     project: list[dict[str, Any]]
@@ -89,8 +91,23 @@ class Deployment:
 
     @property
     def cid(self) -> str:
-        """The service container's id."""
+        """The container's id."""
         return str(self.service["Id"])
+
+    @property
+    def name(self) -> str:
+        """The container's name."""
+        return str(self.service["Name"]).lstrip("/")
+
+    @property
+    def service_name(self) -> str:
+        """The compose service the container belongs to."""
+        return str(self.service["Config"]["Labels"].get("com.docker.compose.service", ""))
+
+    @property
+    def role(self) -> str:
+        """The role: "proxy" for the front proxy, "app" for a calculator replica or any other."""
+        return "proxy" if self.service_name == PROXY_SERVICE else "app"
 
     @property
     def host(self) -> dict[str, Any]:
@@ -148,17 +165,18 @@ def tree_status(deployment: Deployment, key: str) -> set[str]:
     return values
 
 
-def find_service(project: str, service: str) -> Deployment:
-    """Gather the project's containers and pick the running one of the service."""
+def find_containers(project: str, service: str | None = None) -> tuple[list[Deployment], list[str]]:
+    """Every running container of the project (or of one service), and the names of the
+    ones that are not running; fails when none runs."""
     containers = inspect_project(project)
-    running = [
+    chosen = [
         c
         for c in containers
-        if c["Config"]["Labels"].get("com.docker.compose.service") == service
-        and c["State"]["Running"]
+        if service is None or c["Config"]["Labels"].get("com.docker.compose.service") == service
     ]
+    running = [Deployment(service=c, project=containers) for c in chosen if c["State"]["Running"]]
+    stopped = sorted(c["Name"].lstrip("/") for c in chosen if not c["State"]["Running"])
     if not running:
-        raise VerificationError(
-            f"no running container of service {service!r} in project {project!r}"
-        )
-    return Deployment(service=running[0], project=containers)
+        what = f"service {service!r}" if service else "any service"
+        raise VerificationError(f"no running container of {what} in project {project!r}")
+    return sorted(running, key=lambda d: (d.service_name, d.name)), stopped

@@ -1,11 +1,21 @@
-"""Checklist items 11-17, 26 and 27: what the image and its gunicorn make of the container."""
+"""Checklist items 11-17, 26 and 27: what the image and its server make of the container."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from checklist import Entry, registrar
 from deployment_facts import Deployment, read_host_status
+
+# What each role runs: its user, its server program (PID 1), its configuration file, and
+# the stop signal that makes that server finish requests in progress.
+USER = {"app": "calculator", "proxy": "nginx"}
+SERVER = {"app": "gunicorn", "proxy": "nginx"}
+CONFIG = {"app": "/config/config.json", "proxy": "/etc/nginx/nginx.conf"}
+STOP_SIGNAL = {"app": {"SIGTERM", "15"}, "proxy": {"SIGQUIT", "3"}}
+APP_ONLY = frozenset({"app"})
+PROXY_ONLY = frozenset({"proxy"})
 
 # A path inside the container; nothing on the host is touched.
 WORKER_TMP_DIR = "/dev/shm"  # noqa: S108
@@ -21,7 +31,7 @@ def check_user(deployment: Deployment) -> tuple[bool, str]:
     gids = read_host_status(deployment.pid)["Gid"].split()
     numeric = bool(configured) and all(part.isdigit() for part in configured.split(":"))
     identity = deployment.exec("id").stdout.strip()
-    passed = numeric and "0" not in uids and "0" not in gids and "calculator" in identity
+    passed = numeric and "0" not in uids and "0" not in gids and USER[deployment.role] in identity
     evidence = f"User={configured or '(image default)'}; host Uid {uids[0]} Gid {gids[0]}"
     return passed, f"{evidence}; {identity}"
 
@@ -49,21 +59,24 @@ def check_no_setuid(deployment: Deployment) -> tuple[bool, str]:
     return not found, ", ".join(found[:5]) if found else "find / -xdev -perm /6000: none"
 
 
-@check("14", "/config/config.json readable, not writable by the runtime user")
+@check("14", "config file readable, not writable by the runtime user")
 def check_config_readable(deployment: Deployment) -> tuple[bool, str]:
-    readable = deployment.exec("test", "-r", "/config/config.json").returncode == 0
-    writable = deployment.exec("test", "-w", "/config/config.json").returncode == 0
-    return readable and not writable, f"readable={readable} writable={writable}"
+    path = CONFIG[deployment.role]
+    readable = deployment.exec("test", "-r", path).returncode == 0
+    writable = deployment.exec("test", "-w", path).returncode == 0
+    return readable and not writable, f"{path} readable={readable} writable={writable}"
 
 
-@check("15", "exec-form command, gunicorn is PID 1 (or under docker-init)")
+@check("15", "exec-form command, the server (gunicorn, nginx) is PID 1 (or under docker-init)")
 def check_pid1(deployment: Deployment) -> tuple[bool, str]:
     config = deployment.service["Config"]
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     shell_form = command[:2] in (["/bin/sh", "-c"], ["sh", "-c"])
     argv = deployment.pid1_argv()
-    is_gunicorn = any(Path(part).name == "gunicorn" for part in argv[:2])
-    return is_gunicorn and not shell_form, f"PID 1: {' '.join(argv)[:90]}"
+    # nginx rewrites its title to "nginx: master process ...", one string.
+    words = " ".join(argv).split()[:2]
+    is_server = any(Path(word).name.rstrip(":") == SERVER[deployment.role] for word in words)
+    return is_server and not shell_form, f"PID 1: {' '.join(argv)[:90]}"
 
 
 @check("16", "healthcheck defined without curl or wget")
@@ -74,23 +87,35 @@ def check_healthcheck(deployment: Deployment) -> tuple[bool, str]:
     return defined and not uses_client, " ".join(test)[:90] or "no healthcheck"
 
 
-@check("17", "STOPSIGNAL SIGTERM, stop grace period > gunicorn graceful_timeout")
+def nginx_shutdown_timeout(deployment: Deployment) -> float:
+    """nginx's worker_shutdown_timeout in seconds, read from the container's nginx.conf."""
+    text = deployment.exec("cat", CONFIG["proxy"]).stdout
+    match = re.search(r"^\s*worker_shutdown_timeout\s+(\d+)s?\s*;", text, re.MULTILINE)
+    if match is None:
+        raise ValueError("nginx.conf sets no worker_shutdown_timeout: a stop could wait forever")
+    return float(match[1])
+
+
+@check("17", "graceful stop signal, stop grace period > the server's own stop timeout")
 def check_stop_grace(deployment: Deployment) -> tuple[bool, str]:
     signal = deployment.service["Config"].get("StopSignal") or "SIGTERM"
     grace = deployment.service["Config"].get("StopTimeout")
     grace_seconds = 10 if grace is None else int(grace)  # the engine's default
-    graceful = float(deployment.gunicorn()["graceful_timeout"])
-    passed = signal in {"SIGTERM", "15"} and grace_seconds > graceful
-    return passed, f"signal {signal}; grace {grace_seconds}s vs graceful_timeout {graceful:g}s"
+    if deployment.role == "proxy":
+        name, graceful = "worker_shutdown_timeout", nginx_shutdown_timeout(deployment)
+    else:
+        name, graceful = "graceful_timeout", float(deployment.gunicorn()["graceful_timeout"])
+    passed = signal in STOP_SIGNAL[deployment.role] and grace_seconds > graceful
+    return passed, f"signal {signal}; grace {grace_seconds}s vs {name} {graceful:g}s"
 
 
-@check("26", "gunicorn worker_tmp_dir=/dev/shm")
+@check("26", "gunicorn worker_tmp_dir=/dev/shm", APP_ONLY)
 def check_worker_tmp_dir(deployment: Deployment) -> tuple[bool, str]:
     value = deployment.gunicorn().get("worker_tmp_dir", "(unknown)")
     return value == WORKER_TMP_DIR, f"worker_tmp_dir = {value}"
 
 
-@check("27", "gunicorn control socket off")
+@check("27", "gunicorn control socket off", APP_ONLY)
 def check_control_socket(deployment: Deployment) -> tuple[bool, str]:
     value = deployment.gunicorn().get("control_socket_disable", "(unknown)")
     return value == "True", f"control_socket_disable = {value}"

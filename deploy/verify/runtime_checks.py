@@ -10,6 +10,7 @@ from typing import Any
 
 from checklist import Entry, registrar
 from deployment_facts import Deployment, tree_status
+from image_checks import APP_ONLY, PROXY_ONLY
 
 # Engine sockets (Docker's, containerd's, Podman's, ...) all end so; a host socket under
 # any other name is caught by its file type instead.
@@ -82,7 +83,7 @@ def check_restart(deployment: Deployment) -> tuple[bool, str]:
     return passed, f"{name} (max retries {policy.get('MaximumRetryCount', 0)})"
 
 
-@check("21", "config bind-mounted read-only")
+@check("21", "config bind-mounted read-only", APP_ONLY)
 def check_config_mount(deployment: Deployment) -> tuple[bool, str]:
     mounts = [m for m in deployment.service["Mounts"] if m["Destination"].startswith("/config")]
     if not mounts:
@@ -91,17 +92,37 @@ def check_config_mount(deployment: Deployment) -> tuple[bool, str]:
     return all(not m["RW"] for m in mounts), described
 
 
-@check("22a", "published on 127.0.0.1 only")
-def check_publishing(deployment: Deployment) -> tuple[bool, str]:
+@check("21", "no writable bind mount (its config is in the image)", PROXY_ONLY)
+def check_no_writable_mount(deployment: Deployment) -> tuple[bool, str]:
+    binds = [m for m in deployment.service["Mounts"] if m.get("Type") == "bind"]
+    writable = [m["Destination"] for m in binds if m["RW"]]
+    if writable:
+        return False, f"writable bind mounts: {', '.join(writable)}"
+    return True, f"{len(binds)} bind mounts, none writable"
+
+
+def published_ports(deployment: Deployment) -> list[str]:
+    """Each published port as HOST_IP:HOST_PORT->CONTAINER_PORT."""
     bindings = deployment.service["NetworkSettings"].get("Ports") or {}
-    published = [
+    return [
         f"{binding['HostIp'] or '*'}:{binding['HostPort']}->{port}"
         for port, hosts in bindings.items()
         for binding in hosts or []
     ]
+
+
+@check("22a", "published on 127.0.0.1 only", PROXY_ONLY)
+def check_publishing(deployment: Deployment) -> tuple[bool, str]:
+    published = published_ports(deployment)
     loopback = all(entry.startswith(("127.0.0.1:", "::1:")) for entry in published)
     passed = bool(published) and loopback
     return passed, ", ".join(published) or "no published port"
+
+
+@check("22a", "not published: reached through the proxy only", APP_ONLY)
+def check_not_published(deployment: Deployment) -> tuple[bool, str]:
+    published = published_ports(deployment)
+    return not published, ", ".join(published) or "no published port"
 
 
 @check("22b", "on a named network, not the default bridge or host")

@@ -1,5 +1,9 @@
-"""One compose project of the real compose.yaml, under its own name and loopback port."""
+"""One compose project of the real compose.yaml, under its own name and loopback port.
 
+The proxy publishes the port; the calculator's replicas sit behind it.
+"""
+
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -13,6 +17,7 @@ import requests
 from .docker_cli import LOOPBACK, ROOT, docker, inspect, wait_for
 
 SERVICE = "calculator"
+PROXY = "proxy"
 START_TIMEOUT_SECONDS = 180
 # Checks every second so `up --wait` returns about a second after the service is ready.
 HEALTH_INTERVAL = "1s"
@@ -21,7 +26,7 @@ READY_TIMEOUT_SECONDS = 30
 
 @dataclass
 class ComposeProject:
-    """A compose project named `name`, publishing the service on 127.0.0.1:`port`."""
+    """A compose project named `name`, its proxy publishing the service on 127.0.0.1:`port`."""
 
     name: str
     port: int
@@ -38,26 +43,29 @@ class ComposeProject:
         files = [
             arg for path in (ROOT / "compose.yaml", *self.overrides) for arg in ("-f", str(path))
         ]
-        # COMPOSE_PROJECT_NAME too, not only --project-name: compose.yaml derives names from it.
-        env = {
-            **os.environ,
-            "CALCULATOR_HEALTH_INTERVAL": HEALTH_INTERVAL,
-            **self.environment,
-            "CALCULATOR_PORT": str(self.port),
-            "COMPOSE_PROJECT_NAME": self.name,
-        }
         return subprocess.run(
             ["docker", "compose", "--project-name", self.name, *files, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
-            env=env,
+            env=self.tool_environment(),
             cwd=ROOT,
         )
 
+    def tool_environment(self) -> dict[str, str]:
+        """The environment under which compose, and the project's scripts, act on this project."""
+        # COMPOSE_PROJECT_NAME too, not only --project-name: compose.yaml derives names from it.
+        return {
+            **os.environ,
+            "CALCULATOR_HEALTH_INTERVAL": HEALTH_INTERVAL,
+            **self.environment,
+            "CALCULATOR_PORT": str(self.port),
+            "COMPOSE_PROJECT_NAME": self.name,
+        }
+
     def up(self) -> None:
-        """Start the stack and return once compose reports the service healthy."""
+        """Start the stack and return once compose reports every container healthy."""
         started = self.compose(
             "up",
             "--detach",
@@ -91,25 +99,40 @@ class ComposeProject:
         """Remove the project's containers, networks and volumes."""
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "30")
 
-    def logs(self) -> str:
-        """The service's recent log lines, for failure reports."""
-        shown = self.compose("logs", "--no-color", "--tail", "200", SERVICE, timeout=60)
+    def logs(self, service: str = "") -> str:
+        """Recent log lines of one service, or of every one, for failure reports."""
+        chosen = [service] if service else []
+        shown = self.compose("logs", "--no-color", "--tail", "200", *chosen, timeout=60)
         return shown.stdout + shown.stderr
 
-    def container_id(self) -> str:
-        """The id of the service's container (running or stopped)."""
-        ids = self.compose("ps", "--all", "--quiet", SERVICE).stdout.split()
-        if len(ids) != 1:
-            raise RuntimeError(f"expected one {SERVICE} container in {self.name}, found {ids}")
+    def access_records(self) -> list[dict[str, Any]]:
+        """The proxy's JSON access records, oldest first (its other log lines are skipped)."""
+        shown = self.compose("logs", "--no-color", "--no-log-prefix", PROXY, timeout=60)
+        return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
+
+    def container_ids(self, service: str = SERVICE) -> list[str]:
+        """The ids of the service's running containers, in replica-number order."""
+        listed = self.compose(
+            "ps", "--format", "{{.Name}} {{.ID}}", service, timeout=60
+        ).stdout.split("\n")
+        rows = [line.split() for line in listed if line.strip()]
+        by_number = sorted(rows, key=lambda row: int(row[0].rsplit("-", 1)[1]))
+        return [inspect(row[1])["Id"] for row in by_number]
+
+    def container_id(self, service: str = SERVICE) -> str:
+        """The id of the service's first running container (replica 1 of the calculator)."""
+        ids = self.container_ids(service)
+        if not ids:
+            raise RuntimeError(f"no running {service} container in {self.name}")
         return ids[0]
 
-    def container(self) -> dict[str, Any]:
-        """`docker inspect` of the service's container."""
-        return inspect(self.container_id())
+    def container(self, service: str = SERVICE) -> dict[str, Any]:
+        """`docker inspect` of the service's first running container."""
+        return inspect(self.container_id(service))
 
-    def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
-        """Run a command inside the service's container as its own user."""
-        return docker("exec", self.container_id(), *command, check=False, timeout=60)
+    def exec(self, *command: str, service: str = SERVICE) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the service's first container as its own user."""
+        return docker("exec", self.container_id(service), *command, check=False, timeout=60)
 
     @contextmanager
     def running(self) -> Iterator["ComposeProject"]:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import ROOT, docker, free_port
+from .docker_cli import PREFIX, ROOT, docker, free_port
 
 BUILD_TIMEOUT_SECONDS = 900
 BUILD_LOG_LINES = 40
@@ -40,8 +40,8 @@ def docker_engine() -> None:
 
 
 @pytest.fixture(scope="session")
-def image(docker_engine: None) -> str:
-    """The calculator image, built (or found up to date) by the project's build script."""
+def images(docker_engine: None) -> tuple[str, str]:
+    """The calculator and proxy images, built (or found up to date) by the build script."""
     built = subprocess.run(
         [str(ROOT / "deploy/scripts/build.sh")],
         capture_output=True,
@@ -53,14 +53,21 @@ def image(docker_engine: None) -> str:
     if built.returncode != 0:
         tail = (built.stdout + built.stderr).splitlines()[-BUILD_LOG_LINES:]
         pytest.fail("deploy/scripts/build.sh failed; its last lines:\n" + "\n".join(tail))
-    # The script prints the tag it built as its last line of stdout.
-    return built.stdout.strip().splitlines()[-1]
+    # The script ends its stdout with the calculator's tag, then the proxy's.
+    calculator, proxy = built.stdout.strip().splitlines()[-2:]
+    return calculator, proxy
+
+
+@pytest.fixture(scope="session")
+def image(images: tuple[str, str]) -> str:
+    """The calculator image."""
+    return images[0]
 
 
 @pytest.fixture(scope="session")
 def stack(image: str) -> Iterator[ComposeProject]:
     """The compose stack under its own project name and port, up and healthy for the session."""
-    with ComposeProject("calculator-it", free_port()).running() as project:
+    with ComposeProject(PREFIX, free_port()).running() as project:
         yield project
 
 
@@ -84,7 +91,7 @@ def config_file(tmp_path: Path) -> Path:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach the stack's logs to every failed test that used it."""
+    """Attach the stack's logs (proxy and replicas) to every failed test that used it."""
     report = yield
     project = getattr(item, "funcargs", {}).get("stack")
     if report.failed and isinstance(project, ComposeProject):

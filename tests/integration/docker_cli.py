@@ -1,6 +1,7 @@
 """The docker CLI as the integration tests use it: commands with deadlines, inspect, ports."""
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -11,6 +12,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
 COMMAND_TIMEOUT_SECONDS = 300
+# Every project and container the tests create is named with this prefix, so that
+# runs on a shared engine (CALCULATOR_IT_PREFIX=...) never meet.
+PREFIX = os.environ.get("CALCULATOR_IT_PREFIX", "calculator-it")
 
 
 class DockerCommandError(Exception):

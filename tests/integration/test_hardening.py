@@ -115,16 +115,32 @@ def test_healthcheck_reports_healthy(container: dict[str, Any]) -> None:
     assert health["Log"][-1]["ExitCode"] == 0
 
 
-def test_published_only_on_loopback(stack: ComposeProject, container: dict[str, Any]) -> None:
-    """Every published port is bound to 127.0.0.1 on the host, the configured port included."""
-    bindings = [
-        binding
-        for hosts in container["NetworkSettings"]["Ports"].values()
-        for binding in hosts or []
-    ]
+def published(container: dict[str, Any]) -> list[dict[str, str]]:
+    """The host bindings of every published port of a container."""
+    ports = container["NetworkSettings"]["Ports"] or {}
+    return [binding for hosts in ports.values() for binding in hosts or []]
+
+
+def test_only_the_proxy_is_published_and_only_on_loopback(stack: ComposeProject) -> None:
+    """The proxy's port is bound to 127.0.0.1 at the configured port; no replica is published."""
+    bindings = published(stack.container("proxy"))
     assert bindings
     assert {binding["HostIp"] for binding in bindings} == {"127.0.0.1"}
-    assert str(stack.port) in {binding["HostPort"] for binding in bindings}
+    assert {binding["HostPort"] for binding in bindings} == {str(stack.port)}
+    replicas = stack.container_ids()
+    assert len(replicas) >= 2
+    for replica in replicas:
+        assert published(inspect(replica)) == []
+
+
+def test_replicas_network_is_internal(stack: ComposeProject) -> None:
+    """The replicas sit only on an internal network; the proxy is on it and on the edge one."""
+    for replica in stack.container_ids():
+        networks = inspect(replica)["NetworkSettings"]["Networks"]
+        assert len(networks) == 1
+        (network,) = networks
+        assert docker("network", "inspect", "-f", "{{.Internal}}", network).stdout.strip() == "true"
+    assert len(stack.container("proxy")["NetworkSettings"]["Networks"]) == 2
 
 
 def test_attached_to_a_named_network_only(stack: ComposeProject, container: dict[str, Any]) -> None:

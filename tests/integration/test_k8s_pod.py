@@ -25,7 +25,7 @@ import requests
 # PyYAML ships no type hints and its stub package is not among the locked dependencies.
 import yaml  # type: ignore[import-untyped]
 
-from .docker_cli import LOOPBACK, ROOT, docker, free_port, wait_for
+from .docker_cli import LOOPBACK, PREFIX, ROOT, docker, free_port, wait_for
 
 sys.path.insert(0, str(ROOT / "deploy" / "k8s"))
 
@@ -161,7 +161,7 @@ def pod(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
         api_key=api_key,
         port=port,
     )
-    name = f"calculator-it-k8s-pod-{uuid.uuid4().hex[:8]}"
+    name = f"{PREFIX}-k8s-pod-{uuid.uuid4().hex[:8]}"
     docker("run", "--detach", f"--name={name}", *arguments, image)
     base_url = f"http://{LOOPBACK}:{port}"
     startup = container["startupProbe"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from .docker_cli import LOOPBACK, docker, free_port, wait_for
+from .docker_cli import LOOPBACK, PREFIX, docker, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ class Service:
 @contextlib.contextmanager
 def service(image: str, *options: str, wait: bool = True) -> Iterator[Service]:
     """Run the image with the compose hardening and ``options``; always remove it."""
-    name = f"calculator-it-resilience-{uuid.uuid4().hex[:8]}"
+    name = f"{PREFIX}-resilience-{uuid.uuid4().hex[:8]}"
     port = free_port()
     docker("run", "--detach", "--name", name, *HARDENING, *options,
            "--publish", f"{LOOPBACK}:{port}:8000", image)  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import docker, free_port
+from .docker_cli import PREFIX, docker, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def configured_service(image: str, tmp_path_factory: pytest.TempPathFactory) -> 
     config_file.write_text(json.dumps({"precision": 5, "max_number_length": 8}))
     config_file.chmod(0o644)
     settings = {"CALCULATOR_CONFIG": str(config_file), "CALCULATOR_PRECISION": "12"}
-    project = ComposeProject("calculator-it-settings", free_port(), environment=settings)
+    project = ComposeProject(f"{PREFIX}-settings", free_port(), environment=settings)
     with project.running():
         yield project.base_url
 
@@ -65,7 +65,7 @@ def test_bad_config_file_stops_the_container_with_one_line(
 ) -> None:
     """A bad mounted config.json ends the container non-zero with one log line naming it."""
     config_file.write_text(content)
-    name = f"calculator-it-badconfig-{uuid.uuid4().hex[:8]}"
+    name = f"{PREFIX}-badconfig-{uuid.uuid4().hex[:8]}"
     try:
         ended = docker(
             "run", "--name", name, *mount(config_file), image,

@@ -1,4 +1,5 @@
-"""deploy/verify.py passes on the real stack and names exactly what a weakened one breaks."""
+"""deploy/verify passes on every container of the real stack and names exactly what a
+weakened one breaks."""
 
 import re
 import subprocess
@@ -9,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from .compose_project import ComposeProject
-from .docker_cli import ROOT, free_port
+from .docker_cli import PREFIX, ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
 CHECKLIST_ITEMS = {str(item) for item in range(11, 28)}
+# The proxy runs no gunicorn: the gunicorn settings (26, 27) are not its items.
+PROXY_ITEMS = CHECKLIST_ITEMS - {"26", "27"}
 ROW = re.compile(r"^(?P<id>\d+[a-z]?)\s+.+?\s+(?P<result>PASS|FAIL)\s", re.M)
+SECTION = re.compile(r"^Container (?P<name>\S+) \(service (?P<service>[^,]+),", re.M)
 # Each change undoes one hardening property; the fake socket is an empty file, never the
 # engine's real socket.
 WEAKENING = """
@@ -42,17 +46,22 @@ services:
 """
 
 
-def verify(project: str) -> tuple[int, dict[str, str], str]:
-    """Run deploy/verify.py on a project; return its exit code, results by id, and output."""
+def verify(project: str, *options: str) -> tuple[int, dict[str, dict[str, str]], str]:
+    """Run deploy/verify on a project; return its exit code, the results by id of each
+    container (keyed by "service/container name"), and its output."""
     ran = subprocess.run(
-        [sys.executable, str(ROOT / "deploy/verify.py"), "--project", project],
+        [sys.executable, str(ROOT / "deploy/verify"), "--project", project, *options],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
-    results = {match["id"]: match["result"] for match in ROW.finditer(ran.stdout)}
-    return ran.returncode, results, ran.stdout + ran.stderr
+    sections = SECTION.split(ran.stdout)[1:]
+    containers = {
+        f"{service}/{name}": {match["id"]: match["result"] for match in ROW.finditer(body)}
+        for name, service, body in zip(sections[0::3], sections[1::3], sections[2::3], strict=True)
+    }
+    return ran.returncode, containers, ran.stdout + ran.stderr
 
 
 @pytest.fixture
@@ -63,33 +72,42 @@ def weakened(image: str, tmp_path: Path) -> Iterator[ComposeProject]:
     socket.touch()
     override = tmp_path / "weakened.yaml"
     override.write_text(WEAKENING.format(config=ROOT / "config/config.json", socket=socket))
-    project = ComposeProject("calculator-it-weak", free_port(), overrides=(override,))
+    project = ComposeProject(f"{PREFIX}-weak", free_port(), overrides=(override,))
     with project.running():
         yield project
 
 
 def test_verify_passes_on_the_real_stack(stack: ComposeProject) -> None:
-    """Every checklist item 11-27 is checked and passes on the stack as compose.yaml defines it."""
-    returncode, results, output = verify(stack.name)
+    """Every replica and the proxy are checked, each on all its items, and all pass."""
+    returncode, containers, output = verify(stack.name)
     assert returncode == 0, output
-    assert {re.sub(r"[a-z]$", "", item) for item in results} == CHECKLIST_ITEMS
-    assert set(results.values()) == {"PASS"}
+    replicas = [key for key in containers if key.startswith("calculator/")]
+    proxies = [key for key in containers if key.startswith("proxy/")]
+    assert len(replicas) == len(stack.container_ids()) >= 2, output
+    assert len(proxies) == 1, output
+    for key, results in containers.items():
+        expected = PROXY_ITEMS if key in proxies else CHECKLIST_ITEMS
+        assert {re.sub(r"[a-z]$", "", item) for item in results} == expected, key
+        assert set(results.values()) == {"PASS"}, key
 
 
 def test_verify_names_each_weakened_property(weakened: ComposeProject) -> None:
-    """On the weakened stack verify exits 1 and fails exactly the checks that were undone."""
-    returncode, results, output = verify(weakened.name)
+    """On the weakened stack verify exits 1 and fails, on every replica, exactly the checks
+    that were undone."""
+    returncode, containers, output = verify(weakened.name, "--service", "calculator")
     assert returncode == 1, output
-    failed = {item for item, result in results.items() if result == "FAIL"}
-    assert failed == {"17", "18a", "19a", "20b", "21", "23"}, output
+    assert len(containers) >= 2, output
+    for results in containers.values():
+        failed = {item for item, result in results.items() if result == "FAIL"}
+        assert failed == {"17", "18a", "19a", "20b", "21", "23"}, output
 
 
 @pytest.mark.usefixtures("docker_engine")
 def test_verify_without_a_deployment_exits_2() -> None:
     """A project with no running container is reported in one line with exit code 2."""
-    returncode, results, output = verify("calculator-it-absent")
+    returncode, results, output = verify(f"{PREFIX}-absent")
     assert returncode == 2
     assert results == {}
     assert output.strip().splitlines() == [
-        "verify: no running container of service 'calculator' in project 'calculator-it-absent'"
+        f"verify: no running container of any service in project '{PREFIX}-absent'"
     ]

@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "verify"))
 
-# The verifier's modules are plain files beside deploy/verify.py, found through sys.path.
+# The verifier's modules import one another as top-level modules, as they do when
+# `python deploy/verify` runs the directory.
 from runtime_checks import socket_mounts
 
 
