@@ -18,8 +18,10 @@ contender, with the baseline beside it and the ratio:
 The calculator runs as compose.yaml runs it (its hardening, limits, config
 mount and environment are read from ``docker compose config``) except that the
 health probe is off, as in the baseline: each probe is a Python process whose
-CPU would land in the same cgroup. Variants of it (other environment, command
-or mounts) join the same rounds with ``--variant``.
+CPU would land in the same cgroup; and that it writes its own access log, as a
+service reached directly does (behind the proxy, compose turns it off).
+Variants of it (other environment, command or mounts) join the same rounds
+with ``--variant``.
 
 Everything created (network, containers) is removed at the end. Traffic goes
 only to the containers' IPs on that bridge network, bounded in time.
@@ -150,8 +152,11 @@ def deployed_flags() -> tuple[str, ...]:
     flags += [
         f"--env={name}={value}"
         for name, value in config.get("environment", {}).items()
-        if value is not None and name != "WEB_CONCURRENCY"
+        if value is not None and name not in ("WEB_CONCURRENCY", "ACCESS_LOG")
     ]
+    # Measured on its own, the service keeps every feature on, its access record of each
+    # request included (behind the proxy, compose leaves that record to the proxy).
+    flags.append("--env=ACCESS_LOG=on")
     return tuple(flags)
 
 
