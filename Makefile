@@ -9,7 +9,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build up down logs verify scan bench lint unit k8s-check integration test
+.PHONY: help venv engine build up down logs verify scan bench lint unit k8s-check integration test \
+	swarm-up swarm-update swarm-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +44,15 @@ logs: ## follow the service's logs
 
 verify: venv ## check the running deployment against the hardening checklist (COMPOSE_PROJECT_NAME picks another)
 	$(BIN)/python deploy/verify.py
+
+swarm-up: engine ## deploy the Swarm stack (a single-node swarm if none); returns when every task is healthy
+	deploy/scripts/swarm.sh up
+
+swarm-update: engine ## roll out the current tree and config to the Swarm stack, health-gated
+	deploy/scripts/swarm.sh update
+
+swarm-down: ## remove the Swarm stack (and the swarm, if swarm-up created it)
+	deploy/scripts/swarm.sh down
 
 scan: build ## scan the image with Trivy; reports land in reports/
 	deploy/trivy/scan.sh
