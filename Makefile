@@ -10,7 +10,7 @@ K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help venv engine build up down logs verify scan bench lint unit k8s-check integration test \
-	swarm-up swarm-update swarm-down
+	swarm-up swarm-update swarm-verify swarm-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ swarm-up: engine ## deploy the Swarm stack (a single-node swarm if none); return
 
 swarm-update: engine ## roll out the current tree and config to the Swarm stack, health-gated
 	deploy/scripts/swarm.sh update
+
+swarm-verify: venv ## check every calculator task of the Swarm stack against the hardening checklist
+	$(BIN)/python deploy/verify.py --swarm $${SWARM_STACK:-calculator}
 
 swarm-down: ## remove the Swarm stack (and the swarm, if swarm-up created it)
 	deploy/scripts/swarm.sh down

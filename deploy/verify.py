@@ -8,6 +8,7 @@ Prints one table row per check; exits 0 if all pass, 1 if any fails, 2 if there 
 no running container to check.
 
 Usage: python deploy/verify.py [--project NAME] [--service NAME]
+       python deploy/verify.py --swarm STACK [--service NAME]   (every running task)
 Standard library only, so it runs on any host with Docker and Python 3.11.
 """
 
@@ -24,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).with_name("verify")))
 
 import image_checks
 import runtime_checks
-from checklist import checklist_order
+import swarm_tasks
+from checklist import Entry, checklist_order
 from deployment_facts import (
     Deployment,
     VerificationError,
@@ -45,10 +47,10 @@ class Result:
     evidence: str
 
 
-def evaluate(deployment: Deployment) -> list[Result]:
+def evaluate(deployment: Deployment, checks: list[Entry] = CHECKS) -> list[Result]:
     """Run every check; a check that cannot gather its evidence fails with the reason."""
     results = []
-    for item, title, function in CHECKS:
+    for item, title, function in checks:
         try:
             passed, evidence = function(deployment)
         except (VerificationError, OSError, KeyError, ValueError) as error:
@@ -83,12 +85,32 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="compose project name (default: what `docker compose` uses here)",
     )
     parser.add_argument("--service", default="calculator", help="compose service to check")
+    parser.add_argument("--swarm", metavar="STACK", help="check the tasks of this Swarm stack")
     return parser.parse_args(argv)
+
+
+def verify_swarm(stack: str, service: str) -> int:
+    """Check every running task of the stack's service, with the Swarm form of some items."""
+    try:
+        tasks = swarm_tasks.find_tasks(stack, service)
+    except VerificationError as error:
+        print(f"verify: {error}", file=sys.stderr)
+        return 2
+    checks = swarm_tasks.for_swarm(CHECKS)
+    failed = False
+    for task in tasks:
+        results = evaluate(task, checks)
+        failed = failed or not all(r.passed for r in results)
+        print(f"Swarm task {task.service['Name'].lstrip('/')} ({task.cid[:12]})")
+        print(render(results))
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:
     """Print the report; 0 if every check passed, 1 if any failed, 2 if nothing to check."""
     arguments = parse_arguments(argv)
+    if arguments.swarm:
+        return verify_swarm(arguments.swarm, arguments.service)
     try:
         project = arguments.project or default_project()
         deployment = find_service(project, arguments.service)

@@ -9,7 +9,7 @@
 #                    other stack runs in it
 #
 # Swarm cannot build and only updates a service whose spec changed, so every
-# image gets a tag named after its content (image ID) and the config file (and
+# image gets a tag named after its content and the config file (and
 # the API keys, if any) a swarm object named after its content hash: a changed
 # tree or file is a new spec and a rolling update, an unchanged one is no change.
 #
@@ -55,12 +55,18 @@ ensure_swarm() {
   esac
 }
 
-# A tag of the image's own repository named after its content: swarm-<12 hex of its ID>.
+# A tag of the image's repository named after what runs: its layers and runtime
+# config, not its labels. A rebuild that changes only the revision label (a commit
+# that leaves the image as it was) keeps the tag, so it restarts nothing.
 content_tag() {
-  local built=$1 id tag
-  id=$(docker image inspect --format '{{.Id}}' "$built") || fail "no image $built"
-  id=${id#sha256:}
-  tag="${built%:*}:swarm-${id:0:12}"
+  local built=$1 digest tag
+  digest=$(docker image inspect "$built" | python3 -c '
+import hashlib, json, sys
+image = json.load(sys.stdin)[0]
+runtime = {key: value for key, value in image["Config"].items() if key not in {"Labels", "Image"}}
+content = json.dumps([image["RootFS"]["Layers"], runtime], sort_keys=True)
+print(hashlib.sha256(content.encode()).hexdigest()[:12])') || fail "no image $built"
+  tag="${built%:*}:swarm-$digest"
   docker tag "$built" "$tag"
   printf '%s\n' "$tag"
 }
