@@ -27,6 +27,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 
 stack=${SWARM_STACK:-calculator}
+export SWARM_STACK=$stack
 wait_seconds=${SWARM_WAIT_SECONDS:-300}
 stack_files=(-c deploy/swarm/stack.yaml)
 # The node label that marks a swarm created by `up`, for `down` to leave.
