@@ -300,7 +300,7 @@ def test_config_change_rolls_out_with_swarm_update(swarm: SwarmStack) -> None:
         "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}}{{end}}"
     )
     assert new_config != old_config
-    assert new_config.startswith("calculator-config-")
+    assert new_config.startswith(f"{STACK}_config-")
     answer = requests.get(f"{swarm.base_url}/divide", params={"a": "1", "b": "3"}, timeout=10)
     assert answer.json(parse_float=Decimal)["result"] == Decimal("0.3333333333")
     assert (result.non_2xx, result.socket_errors) == (0, 0), result.output
