@@ -9,7 +9,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration test
+.PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration \
+	test swarm-up swarm-update swarm-verify swarm-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +47,18 @@ verify: venv ## check every running container against the hardening checklist (C
 
 rollout: build ## replace every replica with one of the current tree and config, without a failed request
 	deploy/scripts/rollout.sh
+
+swarm-up: engine ## deploy the Swarm stack (a single-node swarm if none); returns when every task is healthy
+	deploy/scripts/swarm.sh up
+
+swarm-update: engine ## roll out the current tree and config to the Swarm stack, health-gated
+	deploy/scripts/swarm.sh update
+
+swarm-verify: venv ## check every calculator task of the Swarm stack against the hardening checklist
+	$(BIN)/python deploy/verify --swarm $${SWARM_STACK:-calculator}
+
+swarm-down: ## remove the Swarm stack (and the swarm, if swarm-up created it)
+	deploy/scripts/swarm.sh down
 
 scan: build ## scan both images with Trivy; reports land in reports/ and reports/proxy/
 	deploy/trivy/scan-images.sh

@@ -9,6 +9,7 @@ Prints one table per container; exits 0 if all pass, 1 if any fails, 2 if there 
 running container to check.
 
 Usage: python deploy/verify [--project NAME] [--service NAME]
+       python deploy/verify --swarm STACK [--service NAME]   (every running task)
 Standard library only, so it runs on any host with Docker and Python 3.11. Python puts
 this directory first on the module path when it runs it, so its modules import as
 top-level ones.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import image_checks
 import runtime_checks
+import swarm_tasks
 from checklist import Entry, checklist_order
 from deployment_facts import (
     Deployment,
@@ -44,10 +46,10 @@ class Result:
     evidence: str
 
 
-def evaluate(deployment: Deployment) -> list[Result]:
+def evaluate(deployment: Deployment, checks: list[Entry] = CHECKS) -> list[Result]:
     """Run every check of the container's role; one that cannot gather evidence fails."""
     results = []
-    for item, title, roles, function in CHECKS:
+    for item, title, roles, function in checks:
         if deployment.role not in roles:
             continue
         try:
@@ -88,12 +90,32 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--service", default=None, help="check only this compose service (default: every one)"
     )
+    parser.add_argument("--swarm", metavar="STACK", help="check the tasks of this Swarm stack")
     return parser.parse_args(argv)
+
+
+def verify_swarm(stack: str, service: str) -> int:
+    """Check every running task of the stack's service, with the Swarm form of some items."""
+    try:
+        tasks = swarm_tasks.find_tasks(stack, service)
+    except VerificationError as error:
+        print(f"verify: {error}", file=sys.stderr)
+        return 2
+    checks = swarm_tasks.for_swarm(CHECKS)
+    failed = False
+    for task in tasks:
+        results = evaluate(task, checks)
+        failed = failed or not all(r.passed for r in results)
+        print(f"Swarm task {task.name} ({task.cid[:12]})")
+        print(render(results))
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:
     """Print the reports; 0 if every check passed, 1 if any failed, 2 if nothing to check."""
     arguments = parse_arguments(argv)
+    if arguments.swarm:
+        return verify_swarm(arguments.swarm, arguments.service or "calculator")
     try:
         project = arguments.project or default_project()
         deployments, stopped = find_containers(project, arguments.service)
