@@ -5,7 +5,7 @@
 # stage receives only the results, so a broken build never produces an image.
 #
 # BASE_IMAGE is the official image pinned by digest. Where no registry answers,
-# deploy/scripts/base-image.sh builds an equivalent Debian bookworm + Python
+# deploy/provision/base-image.sh builds an equivalent Debian bookworm + Python
 # 3.11 base and deploy/scripts/build.sh passes its tag here instead.
 # Refresh the digest: docker buildx imagetools inspect python:3.11-slim-bookworm
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91

@@ -28,7 +28,7 @@ $(K8S_VENV)/.installed: deploy/requirements/k8s.txt
 	touch $@
 
 engine: venv ## make sure a Docker engine and Compose v2 answer (installs and starts them if needed)
-	deploy/scripts/engine.sh
+	deploy/provision/engine.sh
 
 build: engine ## build the calculator and proxy images (local bases and wheelhouse when offline)
 	deploy/scripts/build.sh

@@ -17,7 +17,7 @@ python=${PYTHON:-$root/.venv/bin/python}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
-deploy/scripts/engine.sh
+deploy/provision/engine.sh
 # shellcheck source=deploy/scripts/build-choices.sh
 source deploy/scripts/build-choices.sh
 choose_base

@@ -23,7 +23,7 @@ choose_base() {
     say "base image $official"
   else
     say "no registry answers: using the Debian-built stand-in $stand_in"
-    "$root/deploy/scripts/base-image.sh" "$stand_in"
+    "$root/deploy/provision/base-image.sh" "$stand_in"
     export BASE_IMAGE=$stand_in
   fi
 }
@@ -36,7 +36,7 @@ choose_proxy_base() {
     say "proxy base image $proxy_official"
   else
     say "no registry answers: using the Debian-built nginx stand-in $proxy_stand_in"
-    "$root/deploy/scripts/base-image.sh" "$proxy_stand_in" nginx
+    "$root/deploy/provision/base-image.sh" "$proxy_stand_in" nginx
     export PROXY_BASE_IMAGE=$proxy_stand_in
   fi
 }
@@ -55,7 +55,7 @@ choose_package_source() {
   export CALCULATOR_PIP_NO_INDEX
   if [ "$CALCULATOR_PIP_NO_INDEX" = 1 ]; then
     say "packages from the host wheelhouse (containers cannot reach the index)"
-    "$root/deploy/scripts/wheelhouse.sh"
+    "$root/deploy/provision/wheelhouse.sh"
   else
     say "packages from the package index"
   fi

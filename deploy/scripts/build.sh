@@ -19,7 +19,7 @@ cd "$root"
 
 say() { printf 'build: %s\n' "$*" >&2; }
 
-deploy/scripts/engine.sh
+deploy/provision/engine.sh
 # shellcheck source=deploy/scripts/build-choices.sh
 source deploy/scripts/build-choices.sh
 

@@ -85,7 +85,7 @@ mmdebstrap --quiet --variant=minbase --format=tar \
   --aptopt='APT::Install-Recommends "false"' \
   "${dpkg_excludes[@]}" \
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-  --customize-hook="$root/deploy/base/trim.sh" \
+  --customize-hook="$root/deploy/provision/trim-base.sh" \
   bookworm - \
   "deb $mirror bookworm main" \
   "deb $mirror bookworm-updates main" \
