@@ -6,8 +6,6 @@ a bounded wrk load, and an update whose healthcheck fails, rolled back.
 """
 
 import os
-import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,32 +17,17 @@ import pytest
 import requests
 
 from .docker_cli import LOOPBACK, ROOT, docker, free_port, read_host_status, wait_for
+from .wrk_load import CONNECTIONS, Summary, parse, wrk_path
 
 pytestmark = pytest.mark.integration
 
 STACK = "calculator-it-swarm"
 SCRIPT = ROOT / "deploy/scripts/swarm.sh"
 SCRIPT_TIMEOUT_SECONDS = 900
-CONNECTIONS = 32
 LOAD_SECONDS = int(os.environ.get("SWARM_LOAD_SECONDS", "20"))
 # An update's rollout plus the stack's 25 s monitor, with room for a slow machine.
 UPDATE_TIMEOUT_SECONDS = 180
 HEALTH_INTERVAL = "1s"
-
-
-@dataclass(frozen=True)
-class Load:
-    """What wrk reported."""
-
-    requests: int
-    non_2xx: int
-    socket_errors: int
-    output: str
-
-    @property
-    def failed(self) -> int:
-        """Requests that did not get a 2xx answer."""
-        return self.non_2xx + self.socket_errors
 
 
 @dataclass
@@ -105,17 +88,6 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, output
 
 
-def wrk_path() -> str:
-    """wrk's path; a failure in CI when it is missing, else a skip."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        message = "wrk is not installed (make integration installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return wrk
-
-
 def start_load(stack: SwarmStack, seconds: int = LOAD_SECONDS) -> subprocess.Popen[str]:
     """A bounded wrk load on the published port on 127.0.0.1."""
     command = [wrk_path(), "--threads", "2", "--connections", str(CONNECTIONS),
@@ -124,21 +96,12 @@ def start_load(stack: SwarmStack, seconds: int = LOAD_SECONDS) -> subprocess.Pop
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
-def load_result(load: subprocess.Popen[str]) -> Load:
+def load_result(load: subprocess.Popen[str]) -> Summary:
     """Wait for wrk and read its counts."""
     output, _ = load.communicate(timeout=LOAD_SECONDS + 120)
-    served = re.search(r"(\d+) requests in", output)
-    assert served is not None, output
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return Load(
-        requests=int(served[1]),
-        non_2xx=int(non_2xx[1]) if non_2xx else 0,
-        socket_errors=sum(int(count) for count in sockets.groups()) if sockets else 0,
-        output=output,
-    )
+    summary = parse(output)
+    assert summary.requests > 0, output
+    return summary
 
 
 def derived_image(base: str, tag: str, *instructions: str) -> str:
@@ -249,9 +212,9 @@ def test_killed_task_is_replaced_without_lost_requests(swarm: SwarmStack) -> Non
     )
     print(f"replacement healthy after {time.monotonic() - killed_at:.1f} s")
     result = load_result(load)
-    print(result.output)
+    print(result.text)
     assert result.requests > 0
-    assert result.failed / result.requests < 0.001, result.output
+    assert result.failed / result.requests < 0.001, result.text
 
 
 def test_rolling_update_under_load_loses_no_request(
@@ -269,13 +232,13 @@ def test_rolling_update_under_load_loses_no_request(
     )
     print(f"old tasks replaced after {time.monotonic() - started:.1f} s")
     result = load_result(load)
-    print(result.output)
+    print(result.text)
     wait_for(
         lambda: swarm.update_state() == "completed", seconds=UPDATE_TIMEOUT_SECONDS, what="update"
     )
     print(f"update completed (monitor included) after {time.monotonic() - started:.1f} s")
     assert result.requests > 0
-    assert (result.non_2xx, result.socket_errors) == (0, 0), result.output
+    assert (result.non_2xx, result.socket_errors) == (0, 0), result.text
     assert swarm.inspect("{{.Spec.TaskTemplate.ContainerSpec.Image}}") == test_images["changed"]
 
 
@@ -294,7 +257,7 @@ def test_config_change_rolls_out_with_swarm_update(swarm: SwarmStack) -> None:
     load = start_load(swarm)
     status, output = finish(update)
     result = load_result(load)
-    print(result.output)
+    print(result.text)
     assert status == 0, output
     new_config = swarm.inspect(
         "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}}{{end}}"
@@ -303,7 +266,7 @@ def test_config_change_rolls_out_with_swarm_update(swarm: SwarmStack) -> None:
     assert new_config.startswith(f"{STACK}_config-")
     answer = requests.get(f"{swarm.base_url}/divide", params={"a": "1", "b": "3"}, timeout=10)
     assert answer.json(parse_float=Decimal)["result"] == Decimal("0.3333333333")
-    assert (result.non_2xx, result.socket_errors) == (0, 0), result.output
+    assert (result.non_2xx, result.socket_errors) == (0, 0), result.text
 
 
 def test_update_with_failing_healthcheck_is_rolled_back(
