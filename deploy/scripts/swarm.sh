@@ -50,7 +50,9 @@ ensure_swarm() {
       # later need `docker swarm init --advertise-addr <reachable address>` instead.
       say "initialising a single-node swarm"
       docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
-      docker node update --label-add "$created_label=true" self >/dev/null
+      # By id: `docker node update` takes no "self" (only inspect does).
+      docker node update --label-add "$created_label=true" \
+        "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
       ;;
     *) fail "the engine's swarm state is $(swarm_state); fix it (docker info) and retry" ;;
   esac
