@@ -38,11 +38,17 @@ from service.runtime.logs import ACCESS_DELAY_SECONDS
 
 READ_SECONDS = 5.0
 """Longest time after a request's first bytes at which a read of it may start."""
-READ_PAUSE_SECONDS = 2
-"""Longest wait of one read for the next bytes of a request."""
+READ_PAUSE_SECONDS = 0.5
+"""Longest wait of one read for the next bytes of a request.
+
+Short: a connection can become readable in a worker whose threads are all
+held by stalled bodies, and then waits this long for one of them to let go.
+"""
 # The pause is the kernel's receive timeout (SO_RCVTIMEO), set once per connection:
 # Python's own socket timeouts would cost a poll() before every read.
-_RECEIVE_TIMEOUT = struct.pack("ll", READ_PAUSE_SECONDS, 0)
+_RECEIVE_TIMEOUT = struct.pack(
+    "ll", int(READ_PAUSE_SECONDS), int(READ_PAUSE_SECONDS % 1 * 1_000_000)
+)
 
 
 class _DeadlineReader:
