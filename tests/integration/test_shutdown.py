@@ -1,27 +1,27 @@
 """Graceful stop: `docker compose stop` lets requests in flight finish and exits 0 in time.
 
-The proxy buffers whole requests, so a half-sent one never reaches a replica through it:
-this stack publishes its one replica directly as well, to hold requests inside gunicorn.
+The requests in flight are ones the service is computing when SIGTERM arrives: batches
+of square roots at precision 1000, a second or two of work each. This stack publishes
+its one replica directly as well, so the requests reach it while the proxy stops too.
 """
 
-import http.client
-import json
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from .compose_project import ComposeProject
 from .docker_cli import LOOPBACK, PREFIX, free_port, gunicorn_workers, inspect, wait_for
 
 pytestmark = pytest.mark.integration
 
-# Requests held open at once; never more than there are workers, so each is accepted by one.
+# Requests in flight at once; never more than there are workers, so each is computed by one.
 IN_FLIGHT = 3
-REQUEST_HEAD = b"GET /add?a=40&b=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+# About a second or two of computing at precision 1000 (each power a few tens of ms).
+BATCH = ["2**0.5 + 3**0.5"] * 30
 # The replicas' own network is internal, where nothing can be published: the edge one too.
 PUBLISH_THE_REPLICA = """
 services:
@@ -42,27 +42,21 @@ def stoppable(image: str, tmp_path: Path) -> Iterator[tuple[ComposeProject, int]
         f"{PREFIX}-stop",
         free_port(),
         overrides=(override,),
-        environment={"CALCULATOR_REPLICAS": "1"},
+        environment={
+            "CALCULATOR_REPLICAS": "1",
+            "CALCULATOR_PRECISION": "1000",
+            "CALCULATOR_MAX_COMPUTE_MS": "10000",
+        },
     )
     with project.running():
         yield project, replica_port
 
 
-def open_request(port: int) -> socket.socket:
-    """Send all of a request but its final blank line: a worker now waits inside it."""
-    connection = socket.create_connection((LOOPBACK, port), timeout=30)
-    connection.sendall(REQUEST_HEAD)
-    return connection
-
-
-def finish_request(connection: socket.socket) -> tuple[int, dict[str, object]]:
-    """Send the blank line that completes the request; return the status and JSON body."""
-    with connection:
-        connection.sendall(b"\r\n")
-        response = http.client.HTTPResponse(connection)
-        response.begin()
-        body = response.read()  # IncompleteRead if the answer is cut short
-        return response.status, json.loads(body)
+def compute(port: int) -> tuple[int, int]:
+    """POST the batch straight to the replica; the status and how many items have results."""
+    answer = requests.post(f"http://{LOOPBACK}:{port}/evaluate", json=BATCH, timeout=60)
+    results = answer.json().get("results", [])
+    return answer.status_code, sum("result" in item for item in results)
 
 
 def timed_stop(project: ComposeProject) -> tuple[float, int]:
@@ -81,19 +75,20 @@ def test_stop_finishes_requests_in_flight_and_exits_zero(
     _, workers = gunicorn_workers(container_id)
     in_flight = min(IN_FLIGHT, len(workers))
     grace = inspect(container_id)["Config"]["StopTimeout"]
-    connections = [open_request(replica_port) for _ in range(in_flight)]
-    time.sleep(0.5)  # let the workers accept them
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=in_flight + 1) as pool:
+        computing = [pool.submit(compute, replica_port) for _ in range(in_flight)]
+        time.sleep(0.3)  # the requests are being computed now
         stopping = pool.submit(timed_stop, project)
         wait_for(
             lambda: "Handling signal: term" in project.logs("calculator"),
             seconds=20,
             what="gunicorn receiving SIGTERM",
         )
-        assert not stopping.done()  # the requests below are truly in flight during the stop
-        answers = [finish_request(connection) for connection in connections]
+        # The requests are truly in flight when the stop begins.
+        assert not all(request.done() for request in computing)
+        answers = [request.result(timeout=60) for request in computing]
         seconds, returncode = stopping.result(timeout=120)
-    assert answers == [(200, {"operation": "add", "a": 40, "b": 2, "result": 42})] * in_flight
+    assert answers == [(200, len(BATCH))] * in_flight
     state = inspect(container_id)["State"]
     assert returncode == 0
     assert state["Status"] == "exited"
