@@ -22,7 +22,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +33,7 @@ CONNECTIONS = 32
 P99_BUDGET_MS = 2.0
 SECONDS = int(os.environ.get("BENCH_PROXY_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_PROXY_ROUNDS", "2"))
-# The replica also on the edge network, where a port can be published.
-PUBLISH_THE_REPLICA = """
-services:
-  calculator:
-    ports:
-      - "127.0.0.1:{port}:8000"
-    networks: [calculator, edge]
-"""
+PUBLISH_THE_REPLICA = ROOT / "deploy/proxy/compose.publish-replica.yaml"
 # cgroup v2 (cpu.stat, microseconds) or v1 (cpuacct.usage, nanoseconds), either driver.
 CPU_FILES = (
     ("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat", "usage_usec", 1_000),
@@ -178,39 +170,37 @@ def report(
 def main() -> int:
     """Bring the bench project up, measure both paths, print, always tear down."""
     proxy_port, replica_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as scratch:
-        override = Path(scratch) / "publish-replica.yaml"
-        override.write_text(PUBLISH_THE_REPLICA.format(port=replica_port), encoding="utf-8")
-        env = {
-            **os.environ,
-            "COMPOSE_PROJECT_NAME": PROJECT,
-            "CALCULATOR_PORT": str(proxy_port),
-            "CALCULATOR_REPLICAS": "1",
-            "CALCULATOR_HEALTH_INTERVAL": "1s",
-        }
-        compose = ("docker", "compose", "-f", "compose.yaml", "-f", str(override))
-        try:
-            run(*compose, "up", "--detach", "--wait", "--no-build", "proxy", "calculator", env=env)
-            replica = run(*compose, "ps", "--quiet", "calculator", env=env).split()[0]
-            proxy = run(*compose, "ps", "--quiet", "proxy", env=env).split()[0]
-            replica, proxy = (
-                run("docker", "inspect", "-f", "{{.Id}}", c).strip() for c in (replica, proxy)
-            )
-            direct_url = f"http://{LOOPBACK}:{replica_port}{PATH}"
-            proxied_url = f"http://{LOOPBACK}:{proxy_port}{PATH}"
-            for url in (direct_url, proxied_url):
-                wrk(url, 2)  # warm-up: workers forked, code paths hot
-            direct, proxied = [], []
-            for _ in range(ROUNDS):
-                direct.append(measure(direct_url, [replica, proxy], SECONDS))
-                proxied.append(measure(proxied_url, [replica, proxy], SECONDS))
-            memory = memory_mib(proxy)
-            print(report(direct, proxied, replica, proxy, memory))
-        finally:
-            subprocess.run(  # noqa: S603 - fixed argv
-                [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "30"],
-                capture_output=True, timeout=120, check=False, env=env, cwd=ROOT,
-            )  # fmt: skip
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "CALCULATOR_PORT": str(proxy_port),
+        "CALCULATOR_REPLICAS": "1",
+        "CALCULATOR_REPLICA_PORT": str(replica_port),
+        "CALCULATOR_HEALTH_INTERVAL": "1s",
+    }
+    compose = ("docker", "compose", "-f", "compose.yaml", "-f", str(PUBLISH_THE_REPLICA))
+    try:
+        run(*compose, "up", "--detach", "--wait", "--no-build", "proxy", "calculator", env=env)
+        replica = run(*compose, "ps", "--quiet", "calculator", env=env).split()[0]
+        proxy = run(*compose, "ps", "--quiet", "proxy", env=env).split()[0]
+        replica, proxy = (
+            run("docker", "inspect", "-f", "{{.Id}}", c).strip() for c in (replica, proxy)
+        )
+        direct_url = f"http://{LOOPBACK}:{replica_port}{PATH}"
+        proxied_url = f"http://{LOOPBACK}:{proxy_port}{PATH}"
+        for url in (direct_url, proxied_url):
+            wrk(url, 2)  # warm-up: workers forked, code paths hot
+        direct, proxied = [], []
+        for _ in range(ROUNDS):
+            direct.append(measure(direct_url, [replica, proxy], SECONDS))
+            proxied.append(measure(proxied_url, [replica, proxy], SECONDS))
+        memory = memory_mib(proxy)
+        print(report(direct, proxied, replica, proxy, memory))
+    finally:
+        subprocess.run(  # noqa: S603 - fixed argv
+            [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "30"],
+            capture_output=True, timeout=120, check=False, env=env, cwd=ROOT,
+        )  # fmt: skip
     return 0
 
 

@@ -8,13 +8,12 @@ its one replica directly as well, so the requests reach it while the proxy stops
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, PREFIX, free_port, gunicorn_workers, inspect, wait_for
+from .docker_cli import LOOPBACK, PREFIX, ROOT, free_port, gunicorn_workers, inspect, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,28 +21,20 @@ pytestmark = pytest.mark.integration
 IN_FLIGHT = 3
 # About a second or two of computing at precision 1000 (each power a few tens of ms).
 BATCH = ["2**0.5 + 3**0.5"] * 30
-# The replicas' own network is internal, where nothing can be published: the edge one too.
-PUBLISH_THE_REPLICA = """
-services:
-  calculator:
-    ports:
-      - "127.0.0.1:{port}:8000"
-    networks: [calculator, edge]
-"""
+PUBLISH_THE_REPLICA = ROOT / "deploy/proxy/compose.publish-replica.yaml"
 
 
 @pytest.fixture
-def stoppable(image: str, tmp_path: Path) -> Iterator[tuple[ComposeProject, int]]:
+def stoppable(image: str) -> Iterator[tuple[ComposeProject, int]]:
     """A stack of its own with one replica, also published directly; yields it and that port."""
     replica_port = free_port()
-    override = tmp_path / "publish-replica.yaml"
-    override.write_text(PUBLISH_THE_REPLICA.format(port=replica_port))
     project = ComposeProject(
         f"{PREFIX}-stop",
         free_port(),
-        overrides=(override,),
+        overrides=(PUBLISH_THE_REPLICA,),
         environment={
             "CALCULATOR_REPLICAS": "1",
+            "CALCULATOR_REPLICA_PORT": str(replica_port),
             "CALCULATOR_PRECISION": "1000",
             "CALCULATOR_MAX_COMPUTE_MS": "10000",
         },

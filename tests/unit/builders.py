@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from service.core.calculator import ArithmeticLimits
+from service.core.calculator import ArithmeticLimits, Calculator
 from service.core.expression import ExpressionLimits
 from service.runtime.settings import Settings
 
@@ -26,3 +26,9 @@ def expression_limits(**changes: Any) -> ExpressionLimits:
         "max_depth": default("max_expression_depth"),
     }
     return ExpressionLimits(**{**values, **changes})
+
+
+def table_calculator(precision: int = 28) -> Calculator:
+    """A calculator with decimal's familiar 28 digits and a 1e1000 bound, for which the core's
+    test tables are written; a higher ``precision`` makes sums and small powers exact."""
+    return Calculator(arithmetic_limits(precision=precision, max_exponent=1000))

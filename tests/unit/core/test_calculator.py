@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from builders import arithmetic_limits
+from builders import arithmetic_limits, table_calculator
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,10 +30,9 @@ from service.core.errors import (
 )
 
 D = Decimal
-# decimal's familiar 28 digits and a 1e1000 bound: the tables below are written for them.
-CALCULATOR = Calculator(arithmetic_limits(precision=28, max_exponent=1000))
+CALCULATOR = table_calculator()
 # Wide enough that sums, products and small powers of the operands below are exact.
-EXACT = Calculator(arithmetic_limits(precision=200, max_exponent=1000))
+EXACT = table_calculator(precision=200)
 
 # Operands a user could type: up to 15 significant digits, modest exponents.
 operands = st.builds(

@@ -8,12 +8,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from builders import arithmetic_limits, expression_limits
+from builders import expression_limits, table_calculator
 from hypothesis import given
 from hypothesis import strategies as st
 
 from service.core import expression as expression_module
-from service.core.calculator import Calculator
 from service.core.errors import (
     CalculatorError,
     DivisionByZeroError,
@@ -27,9 +26,8 @@ from service.core.errors import (
 from service.core.expression import MAX_MAX_DEPTH, ExpressionLimits, evaluate
 
 D = Decimal
-# decimal's familiar 28 digits and a 1e1000 bound: the tables below are written for them.
-CALCULATOR = Calculator(arithmetic_limits(precision=28, max_exponent=1000))
-EXACT = Calculator(arithmetic_limits(precision=200, max_exponent=1000))
+CALCULATOR = table_calculator()
+EXACT = table_calculator(precision=200)
 LIMITS = expression_limits()
 
 
