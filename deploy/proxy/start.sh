@@ -27,6 +27,25 @@ number() {
   fi
 }
 
+# The CPUs nginx may use: those it may run on, capped by the container's CPU quota
+# (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us over cpu.cfs_period_us) rounded up.
+usable_cpus() {
+  cpus=$(nproc)
+  quota='' period=''
+  if [ -r /sys/fs/cgroup/cpu.max ]; then
+    read -r quota period </sys/fs/cgroup/cpu.max
+  elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    read -r quota </sys/fs/cgroup/cpu/cpu.cfs_quota_us
+    read -r period </sys/fs/cgroup/cpu/cpu.cfs_period_us
+  fi
+  case $quota$period in
+    '' | *[!0-9]*) ;; # no quota: "max", -1 or nothing to read
+    *) cap=$(((quota + period - 1) / period))
+       if [ "$cap" -ge 1 ] && [ "$cap" -lt "$cpus" ]; then cpus=$cap; fi ;;
+  esac
+  printf '%s\n' "$cpus"
+}
+
 upstream=${PROXY_UPSTREAM:-calculator:8000}
 upstream_timeout=${PROXY_UPSTREAM_TIMEOUT:-30}
 connections=${PROXY_CONNECTIONS_PER_CLIENT:-64}
@@ -44,6 +63,7 @@ number PROXY_RATE_LIMIT "$rate" 0 100000
 number PROXY_RATE_BURST "$burst" 0 100000
 
 mkdir -p "$settings"
+printf 'worker_processes %s;\n' "$(usable_cpus)" >"$settings/main.conf"
 # The $names below are nginx variables, written literally.
 # shellcheck disable=SC2016
 {

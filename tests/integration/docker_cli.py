@@ -80,3 +80,9 @@ def gunicorn_workers(container: str) -> tuple[int, set[int]]:
     assert len(masters) == 1, f"expected one gunicorn master, found {processes}"
     workers = {pid for pid, ppid in gunicorn.items() if ppid == masters[0]}
     return masters[0], workers
+
+
+def nginx_workers(container: str) -> int:
+    """Return how many nginx worker processes run in the container."""
+    processes = container_processes(container)
+    return sum(args.startswith("nginx: worker process") for _, _, args in processes)

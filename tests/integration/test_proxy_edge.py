@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, inspect, wait_for
+from .docker_cli import LOOPBACK, inspect, nginx_workers, wait_for
 from .raw_http import GENERATED_ID, assert_problem, closed_by_peer, exchange
 
 pytestmark = pytest.mark.integration
@@ -74,6 +74,12 @@ def test_timed_out_request_is_closed_and_recorded_as_408(stack: ComposeProject) 
     (record,) = [r for r in stack.access_records() if r["request_id"] == request_id]
     assert record["status"] == 408
     assert record["upstream"] == ""
+
+
+def test_one_nginx_worker_under_the_default_quota(stack: ComposeProject) -> None:
+    """With compose's default PROXY_CPUS=1 nginx runs one worker, however many CPUs the host
+    has (nginx's own "auto" would start one per host CPU)."""
+    assert nginx_workers(stack.container_id("proxy")) == 1
 
 
 def test_caller_request_id_reaches_the_service(

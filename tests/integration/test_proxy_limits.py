@@ -2,6 +2,8 @@
 rate limiting on, a low connection limit and a short upstream timeout."""
 
 import json
+import math
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, PREFIX, docker, free_port, wait_for
+from .docker_cli import LOOPBACK, PREFIX, docker, free_port, nginx_workers, wait_for
 from .raw_http import Answer, assert_problem
 
 pytestmark = pytest.mark.integration
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.integration
 RATE = 5  # requests per second per client address
 CONNECTIONS = 3  # requests in progress per client address
 UPSTREAM_TIMEOUT = 2  # seconds
+PROXY_CPUS = "1.5"  # a quota of one and a half CPUs: nginx rounds it up to 2 workers
 # Slower than the rate, so the requests of a test are never refused for it.
 PACE = 1.5 / RATE
 TIMEOUT = 15
@@ -26,13 +29,14 @@ TIMEOUT = 15
 
 @pytest.fixture(scope="module")
 def limited(image: str) -> Iterator[ComposeProject]:
-    """A stack with PROXY_RATE_LIMIT, PROXY_RATE_BURST=0, PROXY_CONNECTIONS_PER_CLIENT and
-    PROXY_UPSTREAM_TIMEOUT set."""
+    """A stack with PROXY_RATE_LIMIT, PROXY_RATE_BURST=0, PROXY_CONNECTIONS_PER_CLIENT,
+    PROXY_UPSTREAM_TIMEOUT and PROXY_CPUS set."""
     settings = {
         "PROXY_RATE_LIMIT": str(RATE),
         "PROXY_RATE_BURST": "0",
         "PROXY_CONNECTIONS_PER_CLIENT": str(CONNECTIONS),
         "PROXY_UPSTREAM_TIMEOUT": str(UPSTREAM_TIMEOUT),
+        "PROXY_CPUS": PROXY_CPUS,
     }
     with ComposeProject(f"{PREFIX}-limits", free_port(), environment=settings).running() as project:
         yield project
@@ -136,3 +140,10 @@ def test_no_replica_running_gives_502(limited: ComposeProject) -> None:
     problem = json.loads(response.content)
     assert problem["title"] == "Bad Gateway"
     assert problem["instance"] == response.headers["X-Request-ID"]
+
+
+def test_nginx_workers_follow_the_cpu_quota(limited: ComposeProject) -> None:
+    """nginx starts one worker per CPU of its quota (rounded up), not one per host CPU."""
+    assert nginx_workers(limited.container_id("proxy")) == min(
+        len(os.sched_getaffinity(0)), math.ceil(float(PROXY_CPUS))
+    )
