@@ -14,7 +14,11 @@ idle or trickling clients can so occupy every thread. Here:
   thread for READ_SECONDS + READ_PAUSE_SECONDS at most. Behind a buffering proxy
   every request arrives whole and at once, and never meets these deadlines;
 - a worker whose threads are all busy stops accepting, so the listening socket's
-  other workers take new connections instead of queueing them behind slow ones.
+  other workers take new connections instead of queueing them behind slow ones;
+- a connection closed after its response lingers in the poller, not in the main
+  loop: gunicorn's own lingering close waits there, blocking, for the client to
+  close too, so a few clients that never close after ``Connection: close`` could
+  stall the worker two seconds each.
 
 Its main loop also writes out the access lines the logger batches
 (service.runtime.logs), so none waits longer than ACCESS_DELAY_SECONDS or past
@@ -23,11 +27,15 @@ the worker's end.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
 import struct
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -44,6 +52,13 @@ READ_PAUSE_SECONDS = 0.5
 Short: a connection can become readable in a worker whose threads are all
 held by stalled bodies, and then waits this long for one of them to let go.
 """
+LINGER_SECONDS = 2.0
+"""Longest wait, after a response that ends its connection, for the client to close too.
+
+Meanwhile request bytes still arriving are read and dropped (at most LINGER_DRAIN_BYTES),
+so the kernel does not answer them with a reset that could cut the response short
+(RFC 9112, section 9.6). gunicorn's own bounds, kept."""
+LINGER_DRAIN_BYTES = 65536
 # The pause is the kernel's receive timeout (SO_RCVTIMEO), set once per connection:
 # Python's own socket timeouts would cost a poll() before every read.
 _RECEIVE_TIMEOUT = struct.pack(
@@ -71,8 +86,28 @@ class _DeadlineReader:
         return getattr(self._sock, name)
 
 
+@dataclass
+class _Lingering:
+    """A connection closed for writing, waiting in the poller for its client to close."""
+
+    sock: socket.socket
+    deadline: float
+    drained: int = 0
+    closed: bool = False
+
+
 class _DeadlineConnection(TConn):  # type: ignore[misc]
     """A connection whose requests must arrive within the deadlines above."""
+
+    linger: Callable[[socket.socket], None] | None = None
+    """Set by the worker: takes over the socket for a lingering close."""
+
+    def close(self, graceful: bool = False) -> None:
+        """Close; a graceful close (after a response) lingers in the worker's poller."""
+        if graceful and self.linger is not None:
+            self.linger(self.sock)
+        else:
+            super().close(graceful)
 
     def init(self) -> None:
         # The worker calls this as it takes each request of the connection in hand.
@@ -89,6 +124,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._busy_threads = 0
+        self._lingering: deque[_Lingering] = deque()
 
     def accept(self, listener: socket.socket) -> None:
         """Take a connection and let it wait, threadless, in the poller until it has bytes."""
@@ -101,6 +137,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns += 1
         connection = _DeadlineConnection(self.cfg, client, address, listener.getsockname())
         connection.timeout = time.monotonic() + self.cfg.keepalive
+        connection.linger = self._linger
         self.pending_conns.append(connection)
         self.poller.register(
             connection.sock,
@@ -125,12 +162,52 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         super().notify()
         self._flush_access(older_than=ACCESS_DELAY_SECONDS)
 
+    def murder_pending(self) -> None:
+        """Close connections that waited too long for their first bytes, or lingered."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self._lingering and (self._lingering[0].deadline <= now or self._lingering[0].closed):
+            self._close_lingering(self._lingering.popleft())
+
     def run(self) -> None:
         """Serve until told to stop, then write every access line still waiting."""
         try:
             super().run()
         finally:
+            while self._lingering:
+                self._close_lingering(self._lingering.popleft())
             self._flush_access(older_than=0.0)
+
+    def _linger(self, sock: socket.socket) -> None:
+        # Called on the main thread, where gunicorn closes a connection after its response.
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            return
+        lingering = _Lingering(sock, time.monotonic() + LINGER_SECONDS)
+        self._lingering.append(lingering)
+        self.poller.register(sock, selectors.EVENT_READ, partial(self._drain, lingering))
+
+    def _drain(self, lingering: _Lingering, _sock: socket.socket) -> None:
+        try:
+            data = lingering.sock.recv(LINGER_DRAIN_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        lingering.drained += len(data)
+        if not data or lingering.drained >= LINGER_DRAIN_BYTES:
+            self._close_lingering(lingering)
+
+    def _close_lingering(self, lingering: _Lingering) -> None:
+        if lingering.closed:
+            return
+        lingering.closed = True
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(lingering.sock)
+        lingering.sock.close()
 
     def _flush_access(self, *, older_than: float) -> None:
         # Any logger class may be configured; only the service's batches its lines.
