@@ -195,8 +195,7 @@ def report(saturated: Load, paced: Load, replica: str, proxy: str, memory: float
     verdict = "within budget" if paced.added_p99_ms() < P99_BUDGET_MS else "OVER BUDGET"
     lines += [
         f"proxy adds p99 {paced.added_p99_ms():+.2f} ms paced (budget < {P99_BUDGET_MS:g} ms: "
-        f"{verdict}); {saturated.added_p99_ms():+.2f} ms saturated, where its CPU queues with "
-        "the replica's",
+        f"{verdict}), {saturated.added_p99_ms():+.2f} ms saturated",
         f"proxy adds CPU {added_cpu:+.1f} us/request saturated "
         f"(its own cgroup: {own_cpu:.1f} us/request)",
         f"proxy memory after the load: {memory:.1f} MiB",

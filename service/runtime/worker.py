@@ -86,6 +86,17 @@ class _DeadlineReader:
         return getattr(self._sock, name)
 
 
+def _has_bytes(sock: socket.socket) -> bool:
+    """Whether bytes (or the client's close) wait on a non-blocking socket."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # an error the thread's first read will meet and end the connection on
+    return True
+
+
 @dataclass
 class _Lingering:
     """A connection closed for writing, waiting in the poller for its client to close."""
@@ -127,7 +138,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         self._lingering: deque[_Lingering] = deque()
 
     def accept(self, listener: socket.socket) -> None:
-        """Take a connection and let it wait, threadless, in the poller until it has bytes."""
+        """Take a connection: to a thread if it has bytes, else to wait threadless in the poller."""
         try:
             client, address = listener.accept()
         except OSError as error:
@@ -138,6 +149,12 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         connection = _DeadlineConnection(self.cfg, client, address, listener.getsockname())
         connection.timeout = time.monotonic() + self.cfg.keepalive
         connection.linger = self._linger
+        if _has_bytes(client):
+            # The usual case behind a proxy, which sends its request as it connects:
+            # straight to a thread, without a turn through the poller.
+            connection.data_ready = True
+            self.enqueue_req(connection)
+            return
         self.pending_conns.append(connection)
         self.poller.register(
             connection.sock,
