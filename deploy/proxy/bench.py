@@ -17,7 +17,7 @@ and CPU per request, and its memory after the load. Everything it starts is remo
 end.
 
 Usage: python deploy/proxy/bench.py   (after `make build`; `make bench` runs it)
-Settings: BENCH_PROXY_SECONDS (per round, 10), BENCH_PROXY_ROUNDS (3).
+Settings: BENCH_PROXY_SECONDS (per round, 10), BENCH_PROXY_ROUNDS (5).
 Standard library only.
 """
 
@@ -40,7 +40,7 @@ PATH = "/add?a=1&b=2"
 CONNECTIONS = 32
 P99_BUDGET_MS = 2.0
 SECONDS = int(os.environ.get("BENCH_PROXY_SECONDS", "10"))
-ROUNDS = int(os.environ.get("BENCH_PROXY_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_PROXY_ROUNDS", "5"))
 PACE_MS = (60, 140)
 """Paced load: each connection waits a uniformly drawn number of ms in this range."""
 PACING_SCRIPT = f"function delay()\n  return math.random({PACE_MS[0]}, {PACE_MS[1]})\nend\n"
