@@ -6,7 +6,8 @@ bytes, and a thread then reads headers and body with no deadline. A handful of
 idle or trickling clients can so occupy every thread. Here:
 
 - a new connection waits in the poller, costing no thread, until it has bytes
-  (and is closed after ``keepalive`` seconds if none come);
+  (and is closed after ``keepalive`` seconds if none come); one whose bytes are
+  already in, as a proxy's are, goes to a thread at once;
 - no read of a request waits more than READ_PAUSE_SECONDS for bytes, and none
   starts later than READ_SECONDS after the request's first bytes; past either
   the connection ends like one whose client went away, and a body that stalls
@@ -197,15 +198,16 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
 
     def _linger(self, sock: socket.socket) -> None:
         # Called on the main thread, where gunicorn closes a connection after its response.
+        # Never raises: gunicorn has already counted the connection as closed.
+        lingering = _Lingering(sock, time.monotonic() + LINGER_SECONDS)
         try:
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)
-        except OSError:
+            self.poller.register(sock, selectors.EVENT_READ, partial(self._drain, lingering))
+        except (OSError, ValueError, KeyError):
             sock.close()
             return
-        lingering = _Lingering(sock, time.monotonic() + LINGER_SECONDS)
         self._lingering.append(lingering)
-        self.poller.register(sock, selectors.EVENT_READ, partial(self._drain, lingering))
 
     def _drain(self, lingering: _Lingering, _sock: socket.socket) -> None:
         try:
