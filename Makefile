@@ -65,7 +65,6 @@ scan: build ## scan both images with Trivy; reports land in reports/ and reports
 
 bench: build ## container CPU per request, memory, start, image size and rebuild beside a bare baseline; the proxy's cost
 	deploy/scripts/bench.sh
-	$(BIN)/python deploy/proxy/bench.py
 
 lint: venv ## ruff, mypy (strict), hadolint and trivy config
 	ruff check .

@@ -3,6 +3,7 @@
 #   1. deploy/bench/image.py       bytes added over the base, code-only rebuild time
 #   2. deploy/bench/containers.py  CPU per request, memory after load, start to first 200
 #   3. deploy/bench/inprocess.py   CPU per request of the apps alone (no server)
+#   4. deploy/bench/proxy.py       what the front proxy adds: p99, CPU per request, memory
 # Builds with the same base and package source as build.sh would choose.
 #
 # BENCH_IMAGE  calculator image under test (default: the tag build.sh builds)
@@ -36,3 +37,4 @@ say "calculator image under test: $BENCH_IMAGE"
 "$python" deploy/bench/image.py
 "$python" deploy/bench/containers.py --baseline-image="$baseline_image" --image="$BENCH_IMAGE"
 "$python" deploy/bench/inprocess.py
+"$python" deploy/bench/proxy.py

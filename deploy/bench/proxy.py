@@ -16,14 +16,13 @@ Printed: requests/s, p99 and CPU per request for each path and load, the proxy's
 and CPU per request, and its memory after the load. Everything it starts is removed at the
 end.
 
-Usage: python deploy/proxy/bench.py   (after `make build`; `make bench` runs it)
+Usage: python deploy/bench/proxy.py   (after `make build`; `make bench` runs it)
 Settings: BENCH_PROXY_SECONDS (per round, 10), BENCH_PROXY_ROUNDS (5).
-Standard library only.
+Standard library only; the cgroup files are read as containers.py reads them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -32,6 +31,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
+
+from containers import MIB, Cgroup, ensure_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "calculator-bench-proxy"
@@ -46,13 +48,6 @@ PACE_MS = (60, 140)
 PACING_SCRIPT = f"function delay()\n  return math.random({PACE_MS[0]}, {PACE_MS[1]})\nend\n"
 """wrk calls delay() after every answer; its latency counts from the request's write."""
 PUBLISH_THE_REPLICA = ROOT / "deploy/proxy/compose.publish-replica.yaml"
-# cgroup v2 (cpu.stat, microseconds) or v1 (cpuacct.usage, nanoseconds), either driver.
-CPU_FILES = (
-    ("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat", "usage_usec", 1_000),
-    ("/sys/fs/cgroup/docker/{id}/cpu.stat", "usage_usec", 1_000),
-    ("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", "", 1),
-    ("/sys/fs/cgroup/cpuacct/system.slice/docker-{id}.scope/cpuacct.usage", "", 1),
-)
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -63,7 +58,7 @@ class Round:
     requests: int
     seconds: float
     p99_ms: float
-    cpu_ns: dict[str, int]
+    cpu_usec: dict[str, int]
 
     @property
     def throughput(self) -> float:
@@ -72,7 +67,7 @@ class Round:
 
     def cpu_us_per_request(self, *containers: str) -> float:
         """CPU time of the given containers per request, in microseconds."""
-        return sum(self.cpu_ns[c] for c in containers) / 1000 / max(self.requests, 1)
+        return sum(self.cpu_usec[c] for c in containers) / max(self.requests, 1)
 
 
 def free_port() -> int:
@@ -93,27 +88,15 @@ def run(*command: str, env: dict[str, str] | None = None, timeout: float = 300) 
     return done.stdout
 
 
-def cpu_ns(container: str) -> int:
-    """CPU time charged to the container's cgroup so far, in nanoseconds."""
-    for pattern, key, scale in CPU_FILES:
-        path = Path(pattern.format(id=container))
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            if not key:
-                return int(text.strip()) * scale
-            fields = dict(line.split() for line in text.splitlines())
-            return int(fields[key]) * scale
-    raise RuntimeError(f"no cgroup CPU accounting found for container {container[:12]}")
-
-
 def wrk(url: str, seconds: int, script: Path | None = None) -> tuple[int, float, float]:
     """Load `url` with wrk (paced by `script` if given); return requests, seconds and p99 ms."""
     if not url.startswith(f"http://{LOOPBACK}:"):
         raise ValueError(f"refusing to load {url}: 127.0.0.1 only")
     pacing = ("--script", str(script)) if script else ()
     output = run(
-        "wrk", "--threads", "2", "--connections", str(CONNECTIONS), "--duration", f"{seconds}s",
-        "--timeout", "5s", "--latency", *pacing, url, timeout=seconds + 60,
+        ensure_wrk(), "--threads", "2", "--connections", str(CONNECTIONS),
+        "--duration", f"{seconds}s", "--timeout", "5s", "--latency", *pacing, url,
+        timeout=seconds + 60,
     )  # fmt: skip
     served = re.search(r"(\d+) requests in ([\d.]+)(\w+),", output)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE)
@@ -123,28 +106,12 @@ def wrk(url: str, seconds: int, script: Path | None = None) -> tuple[int, float,
     return int(served[1]), taken, float(p99[1]) * UNITS_MS[p99[2]]
 
 
-def measure(url: str, containers: list[str], seconds: int, script: Path | None = None) -> Round:
-    """One round: wrk on `url`, CPU of every container before and after."""
-    before = {c: cpu_ns(c) for c in containers}
+def measure(url: str, cgroups: dict[str, Cgroup], seconds: int, script: Path | None) -> Round:
+    """One round: wrk on `url`, the CPU of every container before and after."""
+    before = {name: cgroup.cpu_usec() for name, cgroup in cgroups.items()}
     requests, taken, p99 = wrk(url, seconds, script)
-    used = {c: cpu_ns(c) - before[c] for c in containers}
+    used = {name: cgroup.cpu_usec() - before[name] for name, cgroup in cgroups.items()}
     return Round(requests, taken, p99, used)
-
-
-def memory_mib(container: str) -> float:
-    """The container's memory as `docker stats` reports it (usage less page cache), in MiB."""
-    shown = run("docker", "stats", "--no-stream", "--format", "{{json .}}", container)
-    usage = json.loads(shown)["MemUsage"].split("/")[0].strip()
-    number, unit = re.fullmatch(r"([\d.]+)\s*([KMG]i?B|B)", usage).groups()  # type: ignore[union-attr]
-    factor = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}.get(unit, 1)
-    return float(number) * factor
-
-
-def median(values: list[float]) -> float:
-    """The middle value (mean of the two middle ones for an even count)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 @dataclass(frozen=True)
@@ -159,7 +126,7 @@ class Load:
         return median([r.p99_ms for r in self.proxied]) - median([r.p99_ms for r in self.direct])
 
 
-def report(saturated: Load, paced: Load, replica: str, proxy: str, memory: float) -> str:
+def report(saturated: Load, paced: Load, memory: dict[str, int]) -> str:
     """The side-by-side tables and the proxy's cost."""
     lines = [
         f"GET {PATH}, one replica, wrk 2 threads / {CONNECTIONS} connections, "
@@ -170,8 +137,8 @@ def report(saturated: Load, paced: Load, replica: str, proxy: str, memory: float
         f"{'CPU us/request':>16}"
     )
     for name, rounds, containers in (
-        ("  calculator directly", saturated.direct, [replica]),
-        ("  through the proxy", saturated.proxied, [replica, proxy]),
+        ("  calculator directly", saturated.direct, ["replica"]),
+        ("  through the proxy", saturated.proxied, ["replica", "proxy"]),
     ):
         lines.append(
             f"{name:48}{median([r.throughput for r in rounds]):>12.0f}"
@@ -188,17 +155,18 @@ def report(saturated: Load, paced: Load, replica: str, proxy: str, memory: float
             f"{name:48}{median([r.throughput for r in rounds]):>12.0f}"
             f"{median([r.p99_ms for r in rounds]):>9.2f}"
         )
-    added_cpu = median([r.cpu_us_per_request(replica, proxy) for r in saturated.proxied]) - median(
-        [r.cpu_us_per_request(replica) for r in saturated.direct]
-    )
-    own_cpu = median([r.cpu_us_per_request(proxy) for r in saturated.proxied])
+    added_cpu = median(
+        [r.cpu_us_per_request("replica", "proxy") for r in saturated.proxied]
+    ) - median([r.cpu_us_per_request("replica") for r in saturated.direct])
+    own_cpu = median([r.cpu_us_per_request("proxy") for r in saturated.proxied])
     verdict = "within budget" if paced.added_p99_ms() < P99_BUDGET_MS else "OVER BUDGET"
     lines += [
         f"proxy adds p99 {paced.added_p99_ms():+.2f} ms paced (budget < {P99_BUDGET_MS:g} ms: "
         f"{verdict}), {saturated.added_p99_ms():+.2f} ms saturated",
         f"proxy adds CPU {added_cpu:+.1f} us/request saturated "
         f"(its own cgroup: {own_cpu:.1f} us/request)",
-        f"proxy memory after the load: {memory:.1f} MiB",
+        f"proxy memory after the load: {memory['total'] / MIB:.1f} MiB charged to its cgroup, "
+        f"{memory['anon'] / MIB:.1f} MiB of it anonymous",
     ]
     return "\n".join(lines)
 
@@ -216,26 +184,24 @@ def main() -> int:
     compose = ("docker", "compose", "-f", "compose.yaml", "-f", str(PUBLISH_THE_REPLICA))
     try:
         run(*compose, "up", "--detach", "--wait", "--no-build", "proxy", "calculator", env=env)
-        replica = run(*compose, "ps", "--quiet", "calculator", env=env).split()[0]
-        proxy = run(*compose, "ps", "--quiet", "proxy", env=env).split()[0]
-        replica, proxy = (
-            run("docker", "inspect", "-f", "{{.Id}}", c).strip() for c in (replica, proxy)
-        )
+        cgroups = {
+            name: Cgroup(int(run("docker", "inspect", "-f", "{{.State.Pid}}", container)))
+            for name, service in (("replica", "calculator"), ("proxy", "proxy"))
+            for container in run(*compose, "ps", "--quiet", service, env=env).split()[:1]
+        }
         direct_url = f"http://{LOOPBACK}:{replica_port}{PATH}"
         proxied_url = f"http://{LOOPBACK}:{proxy_port}{PATH}"
         for url in (direct_url, proxied_url):
             wrk(url, 2)  # warm-up: workers forked, code paths hot
-        containers = [replica, proxy]
         saturated, paced = Load([], []), Load([], [])
         with tempfile.TemporaryDirectory() as scratch:
             pacing = Path(scratch, "pace.lua")
             pacing.write_text(PACING_SCRIPT, encoding="utf-8")
             for _ in range(ROUNDS):
                 for load, script in ((saturated, None), (paced, pacing)):
-                    load.direct.append(measure(direct_url, containers, SECONDS, script))
-                    load.proxied.append(measure(proxied_url, containers, SECONDS, script))
-        memory = memory_mib(proxy)
-        print(report(saturated, paced, replica, proxy, memory))
+                    load.direct.append(measure(direct_url, cgroups, SECONDS, script))
+                    load.proxied.append(measure(proxied_url, cgroups, SECONDS, script))
+        print(report(saturated, paced, cgroups["proxy"].memory()))
     finally:
         subprocess.run(  # noqa: S603 - fixed argv
             [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "30"],
