@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from statistics import median
 
@@ -48,6 +49,8 @@ PACE_MS = (60, 140)
 PACING_SCRIPT = f"function delay()\n  return math.random({PACE_MS[0]}, {PACE_MS[1]})\nend\n"
 """wrk calls delay() after every answer; its latency counts from the request's write."""
 PUBLISH_THE_REPLICA = ROOT / "deploy/proxy/compose.publish-replica.yaml"
+WRK = cache(ensure_wrk)
+"""wrk's path, looked up (or installed) once, at the first round."""
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -94,7 +97,7 @@ def wrk(url: str, seconds: int, script: Path | None = None) -> tuple[int, float,
         raise ValueError(f"refusing to load {url}: 127.0.0.1 only")
     pacing = ("--script", str(script)) if script else ()
     output = run(
-        ensure_wrk(), "--threads", "2", "--connections", str(CONNECTIONS),
+        WRK(), "--threads", "2", "--connections", str(CONNECTIONS),
         "--duration", f"{seconds}s", "--timeout", "5s", "--latency", *pacing, url,
         timeout=seconds + 60,
     )  # fmt: skip
