@@ -29,8 +29,12 @@ install_engine() {
 
 start_engine() {
   say "starting dockerd (log: $log)"
+  # Published ports go through the kernel's NAT, not the userland forwarder
+  # (docker-proxy): the forwarder holds about six descriptors per connection under
+  # dockerd's file limit, and when it runs out it exits and the port stays dead
+  # while every container reports healthy (docs/proxy.md, "The published port").
   # setsid detaches the daemon from this shell so it outlives the make recipe.
-  setsid dockerd >"$log" 2>&1 </dev/null &
+  setsid dockerd --userland-proxy=false >"$log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     engine_answers && return 0
     sleep 0.5
