@@ -3,7 +3,8 @@
 Query strings are read strictly (an unknown or repeated parameter is an error,
 not ignored) and request bodies are read here, bounded in size and in time,
 whatever their framing: a chunked body over the limit is a 413 like one whose
-Content-Length says so, and a body that stops arriving is a 408.
+Content-Length says so, and a body cut short is a 408. How long a body may take
+to arrive is the proxy's to bound (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def read_body(max_bytes: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except OSError:
-        # The server's read deadline passed (service.runtime.worker), or the client left.
+        # The client left, or the connection failed, before the whole body arrived.
         raise RequestTimeout("the request body stopped arriving before it was complete") from None
     if size > max_bytes:
         raise RequestEntityTooLarge(f"the request body exceeds the limit of {max_bytes} bytes")
