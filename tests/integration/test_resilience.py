@@ -136,11 +136,6 @@ def scrape_while(url: str, running: threading.Event) -> list[tuple[int, float]]:
     return scrapes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stock gthread gives every new connection a thread for up to 5 s and reads "
-    "headers without a deadline: /livez waits longer than 1 s (docs/operations.md)",
-)
 def test_idle_and_slow_clients_do_not_hold_a_lone_replica(image: str) -> None:
     """Straight to a replica, 200 idle and 20 slow-header connections: /livez within 1 s."""
     with service(image, "--tmpfs=/tmp:size=64m,mode=1777", "--env=ACCESS_LOG=off") as running:

@@ -2,14 +2,17 @@
 
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
 from gunicorn_process import GUNICORN, REPO_ROOT, GunicornServer
 
+from service.runtime.gunicorn_conf import IDLE_CONNECTION_HANDOFF_SECONDS
 from service.runtime.logs import EX_CONFIG
 
 CONFIG = ["--config", "python:service.runtime.gunicorn_conf"]
@@ -48,7 +51,7 @@ def test_printed_config_has_the_container_settings() -> None:
         "bind": "['0.0.0.0:8123']",
         "workers": "3",
         "worker_class": "gthread",
-        "threads": "8",
+        "threads": "32",
         "keepalive": "5",
         "worker_tmp_dir": "/dev/shm",  # noqa: S108 - the expected setting, not a file we use
         "control_socket_disable": "True",
@@ -170,3 +173,18 @@ def test_access_log_can_be_switched_off(gunicorn_server: Callable[..., GunicornS
     out, err = server.stop()
     assert "quiet" not in out + err
     assert "gunicorn.error" in err
+
+
+def test_an_idle_connection_holds_no_worker_thread(
+    gunicorn_server: Callable[..., GunicornServer],
+) -> None:
+    """With one worker of one thread, a connection that sends nothing does not keep the next
+    request waiting: it goes to the poller at once, not after gthread's 5 s data wait
+    (the override in gunicorn_conf, whose name an upgrade may change)."""
+    assert gthread.DEFAULT_WORKER_DATA_TIMEOUT == IDLE_CONNECTION_HANDOFF_SECONDS
+    server = gunicorn_server({"WEB_CONCURRENCY": "1", "THREADS": "1"})
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))):
+        # Well under the 5 s a thread would wait for the idle connection's first bytes.
+        answer = requests.get(f"{server.url}/livez", timeout=2.5)
+    assert answer.status_code == 200
