@@ -7,16 +7,13 @@ line the service prints when it refuses to start, and status 78 (EX_CONFIG).
 import argparse
 import sys
 
-from service.runtime.logs import configuration_error_line
+from service.runtime.logs import EX_CONFIG, configuration_error_line
 from service.runtime.settings import ConfigurationError, describe_config_source, load_settings
 from service.web.auth import read_api_keys
-
-EX_CONFIG = 78
 
 
 def check_config() -> int:
     """Load the settings and the API keys as the service would; report the outcome."""
-
     try:
         settings = load_settings()
         read_api_keys(settings.api_keys_file)

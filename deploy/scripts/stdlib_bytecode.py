@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 # Loaded by the running service beyond what the config and the app load.
-RUNTIME_MODULES = ("gunicorn.arbiter", "service.runtime.healthcheck", "service.runtime.worker")
+RUNTIME_MODULES = ("gunicorn.arbiter", "gunicorn.workers.gthread", "service.runtime.healthcheck")
 # Requests whose handling imports modules lazily, and the status each must get:
 # the image is never built from an app that cannot answer them.
 WARM_UP_REQUESTS = (("/add?a=1&b=2", 200), ("/livez", 200), ("/metrics", 200), ("/nowhere", 404))

@@ -53,9 +53,9 @@ class ExpressionLimits:
     against the ceilings above.
     """
 
-    max_length: int
-    max_nodes: int
-    max_depth: int
+    max_expression_length: int
+    max_expression_nodes: int
+    max_expression_depth: int
 
 
 def evaluate(
@@ -73,13 +73,17 @@ def evaluate(
         DomainError: an operation has no acceptable result (its detail says where),
             or TooMuchWorkError once ``budget`` is spent.
     """
-    if len(expression) > limits.max_length:
+    if len(expression) > limits.max_expression_length:
         raise InputTooLargeError(
             f"the expression is {len(expression)} characters long; the limit is "
-            f"{limits.max_length}",
+            f"{limits.max_expression_length}",
             parameter=PARAMETER,
         )
-    program = parse(tokenize(expression), max_nodes=limits.max_nodes, max_depth=limits.max_depth)
+    program = parse(
+        tokenize(expression),
+        max_nodes=limits.max_expression_nodes,
+        max_depth=limits.max_expression_depth,
+    )
     return _run(program, calculator, budget)
 
 

@@ -2,14 +2,17 @@
 
 Run: ``gunicorn --config python:service.runtime.gunicorn_conf service.wsgi:app``.
 
-Environment: PORT (default 8000), WEB_CONCURRENCY (workers; default 2 per usable
-CPU + 1, counting the cgroup quota), THREADS (per worker, default 8),
-FORWARDED_ALLOW_IPS (default 127.0.0.1), ACCESS_LOG (``on`` or ``off``, default
-``on``), PROMETHEUS_MULTIPROC_DIR (default a fresh directory under the temp dir).
-A bad value stops gunicorn at once with one JSON line naming it.
+gunicorn itself reads PORT (binding 0.0.0.0:$PORT), WEB_CONCURRENCY (workers),
+FORWARDED_ALLOW_IPS and GUNICORN_CMD_ARGS, whose options override this file.
+This file adds what gunicorn does not do: binding all addresses when PORT is
+unset, a default worker count that respects the container's CPU quota, THREADS
+(per worker, default 32), ACCESS_LOG (``on`` or ``off``, default ``on``), and a
+PROMETHEUS_MULTIPROC_DIR (default a fresh directory under the temp dir). A bad
+THREADS or ACCESS_LOG stops gunicorn at once with one JSON line naming it and
+status 78 (EX_CONFIG).
 
-Nothing here may import Flask or prometheus_client at module level: the metrics
-directory must be in the environment before prometheus_client is first imported.
+Nothing here may import prometheus_client at module level: the metrics directory
+must be in the environment before prometheus_client is first imported.
 """
 
 from __future__ import annotations
@@ -18,35 +21,19 @@ import contextlib
 import gc
 import math
 import os
-import sys
 import tempfile
-import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from service.runtime.logs import configuration_error_line
-from service.runtime.metrics import (
-    MULTIPROCESS_DIR_ENV,
-    fold_dead_worker,
-    prepare_directory,
-    remove_samples,
-)
+from gunicorn.config import Config  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+from service.runtime.logs import JsonFormatter, refuse
+from service.runtime.metrics import MULTIPROCESS_DIR_ENV, prepare_directory, remove_samples
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - a fixed system mount, not a temp file name
-CONFIGURATION_ERROR = 2
-# A worker that dies this soon after it started, other than by a clean exit, failed
-# at boot; this many such deaths in a row mean no worker can serve.
-BOOT_WINDOW_SECONDS = 10.0
-BOOT_CRASH_LIMIT = 5
-# gunicorn's own status for workers that cannot boot; it halts on it too.
-WORKER_BOOT_ERROR = 3
-
-
-def _refuse(problem: str) -> SystemExit:
-    print(configuration_error_line(ValueError(problem)), file=sys.stderr, flush=True)
-    return SystemExit(CONFIGURATION_ERROR)
 
 
 def _integer_from_env(name: str, default: int, highest: int) -> int:
@@ -54,7 +41,7 @@ def _integer_from_env(name: str, default: int, highest: int) -> int:
     if text is None:
         return default
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= highest:
-        raise _refuse(f"{name}={text!r} is not an integer from 1 to {highest}")
+        raise refuse(ValueError(f"{name}={text!r} is not an integer from 1 to {highest}"))
     return int(text)
 
 
@@ -63,11 +50,28 @@ def _switch_from_env(name: str, default: bool) -> bool:
     if text is None:
         return default
     if text not in ("on", "off"):
-        raise _refuse(f"{name}={text!r} is neither 'on' nor 'off'")
+        raise refuse(ValueError(f"{name}={text!r} is neither 'on' nor 'off'"))
     return text == "on"
 
 
-def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs' worth of time the cgroup may use, or None without a quota.
+
+    cgroup v2 writes it as ``cpu.max`` (``<quota> <period>`` or ``max <period>``);
+    cgroup v1 as ``cpu/cpu.cfs_quota_us`` (-1 for none) and ``cpu/cpu.cfs_period_us``.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = (root / "cpu.max").read_text().split()
+        return None if quota == "max" else int(quota) / int(period)
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def available_cpus(root: Path = CGROUP_ROOT) -> int:
     """Whole CPUs this process can use: the smaller of its affinity mask and its cgroup quota.
 
     ``os.cpu_count()`` reports the host's CPUs even when a container runs with
@@ -75,20 +79,44 @@ def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     over the quota.
     """
     cpus = len(os.sched_getaffinity(0))
-    with contextlib.suppress(OSError, ValueError):
-        quota, _, period = cpu_max.read_text().strip().partition(" ")
-        if quota != "max" and period:
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    return cpus
+    quota = cgroup_cpu_quota(root)
+    return cpus if quota is None else min(cpus, max(1, math.ceil(quota)))
 
 
-port = _integer_from_env("PORT", 8000, highest=65535)
-bind = [f"0.0.0.0:{port}"]
-workers = _integer_from_env("WEB_CONCURRENCY", 2 * available_cpus() + 1, highest=256)
-# Threads serve kept-alive connections without a new TCP handshake per request, and
-# wait for slow clients while other threads compute (service.runtime.worker).
-worker_class = "service.runtime.worker.DeadlineWorker"
-threads = _integer_from_env("THREADS", 8, highest=64)
+class JsonLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with its error log written as JSON lines like the service's own.
+
+    The access log keeps gunicorn's own handler and ``access_log_format``.
+    """
+
+    def setup(self, cfg: Config) -> None:
+        """Install gunicorn's handlers, then give the error log's the JSON formatter."""
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+if "PORT" not in os.environ:
+    # gunicorn's own default without PORT is 127.0.0.1:8000, out of reach from outside
+    # a container.
+    bind = ["0.0.0.0:8000"]
+if "WEB_CONCURRENCY" not in os.environ:
+    workers = 2 * available_cpus() + 1
+# gunicorn's stock threaded worker: threads serve kept-alive connections without a new
+# TCP handshake per request. The proxy in front owns slow clients (docs/operations.md).
+worker_class = "gthread"
+threads = _integer_from_env("THREADS", 32, highest=64)
+# The one change to stock gthread. A new connection takes a worker thread until its
+# first bytes arrive, for up to gthread's DEFAULT_WORKER_DATA_TIMEOUT (5 s), before it
+# is handed to the poller; at 10 ms an idle connection goes to the poller almost at
+# once, while a client's first bytes, which follow its connect within microseconds on
+# a local network, are still read in the same thread. Measured straight against one
+# replica with 200 idle and 20 slow-header connections (docs/operations.md, "Slow
+# clients"): /livez answered after 15 s or not within 30 s at 5 s, within 0.25 s at
+# 10 ms with 32 threads a worker. A module constant, not a setting:
+# tests/unit/runtime/test_gunicorn.py fails on the upgrade that renames or ignores it.
+IDLE_CONNECTION_HANDOFF_SECONDS = 0.01
+gthread.DEFAULT_WORKER_DATA_TIMEOUT = IDLE_CONNECTION_HANDOFF_SECONDS
 # The heartbeat file lives in memory: works with a read-only root and never stalls on disk.
 worker_tmp_dir = str(SHARED_MEMORY) if SHARED_MEMORY.is_dir() else None
 # The control socket would need a writable home or runtime dir; the service does not use it.
@@ -99,32 +127,30 @@ preload_app = True
 
 timeout = 30
 graceful_timeout = 20
+# A proxy keeping idle connections to a replica must close them sooner than this.
 keepalive = 5
-max_requests = 10_000
-max_requests_jitter = 1_000
+# No recycling: nothing leaks (docs/operations.md, "Workers"); each recycle leaves its
+# metrics files behind. GUNICORN_CMD_ARGS="--max-requests N" turns it on.
+max_requests = 0
 limit_request_line = 8190
 limit_request_fields = 50
 limit_request_field_size = 8190
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-proxy_allow_ips = forwarded_allow_ips
 
+# gunicorn's access log, in its own format plus the request id and the time taken (µs).
+# Behind a proxy (which logs every request) ACCESS_LOG=off turns it off.
 accesslog = "-" if _switch_from_env("ACCESS_LOG", default=True) else None
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s %(D)s'
+)
 errorlog = "-"
 loglevel = "info"
-logger_class = "service.runtime.logs.JsonLogger"
+logger_class = "service.runtime.gunicorn_conf.JsonLogger"
 proc_name = "calculator"
 
 os.environ.setdefault(
     MULTIPROCESS_DIR_ENV, os.path.join(tempfile.gettempdir(), f"calculator-metrics-{os.getpid()}")
 )
 _metrics_directory = Path(os.environ[MULTIPROCESS_DIR_ENV])
-_boot_crashes: deque[float] = deque(maxlen=BOOT_CRASH_LIMIT)
-# Set once gunicorn is told to halt: the workers it then stops are reaped by child_exit too.
-_halting = False
-
-
-def _exit_marker(pid: int) -> Path:
-    return _metrics_directory / f"exited-{pid}"
 
 
 def on_starting(server: Any) -> None:
@@ -133,56 +159,20 @@ def on_starting(server: Any) -> None:
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    """In the master, before each fork: note the start, and freeze what the worker inherits.
+    """Freeze what the worker inherits before each fork.
 
-    The start tells a boot failure from a recycle (child_exit). Frozen objects are
-    never visited by the garbage collector, which would otherwise write to every
-    inherited object and turn the memory workers share with the master into copies.
+    Frozen objects are never visited by the garbage collector, which would otherwise
+    write to every inherited object and turn the memory workers share with the master
+    into copies.
     """
-    worker.started_at = time.monotonic()
     gc.freeze()
 
 
-def worker_exit(server: Any, worker: Any) -> None:
-    """Leave a mark of an orderly exit (recycled or told to stop) for the master to find."""
-    if not worker.alive:
-        with contextlib.suppress(OSError):
-            _exit_marker(worker.pid).touch()
-
-
 def child_exit(server: Any, worker: Any) -> None:
-    """Fold a dead worker's metrics into the archive; halt if workers die as they boot."""
-    if _halting:
-        return
-    try:
-        fold_dead_worker(_metrics_directory, worker.pid)
-    except OSError as error:
-        _halt(server, f"cannot keep the metrics of dead workers in {_metrics_directory}: {error}")
-    marker = _exit_marker(worker.pid)
-    clean = marker.exists()
-    marker.unlink(missing_ok=True)
-    now = time.monotonic()
-    if clean or now - getattr(worker, "started_at", now) > BOOT_WINDOW_SECONDS:
-        _boot_crashes.clear()
-        return
-    _boot_crashes.append(now)
-    if len(_boot_crashes) == BOOT_CRASH_LIMIT:
-        _halt(
-            server,
-            f"{BOOT_CRASH_LIMIT} workers in a row died within {BOOT_WINDOW_SECONDS:.0f} s "
-            "of starting",
-        )
+    """prometheus_client's bookkeeping for a dead worker (its live gauges go)."""
+    from prometheus_client import multiprocess  # noqa: PLC0415 - see the module docstring
 
-
-def _halt(server: Any, reason: str) -> None:
-    """Stop gunicorn with one critical line, so that its supervisor replaces this instance."""
-    from gunicorn.errors import HaltServer  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    global _halting  # noqa: PLW0603 - the master's one piece of shutdown state
-    _halting = True
-    server.log.critical(f"{reason}; stopping so that the supervisor replaces this instance")
-    # No reason for gunicorn to log again: the line above is the one that says why.
-    raise HaltServer(None, WORKER_BOOT_ERROR)
+    multiprocess.mark_process_dead(worker.pid, str(_metrics_directory))  # type: ignore[no-untyped-call]
 
 
 def on_exit(server: Any) -> None:

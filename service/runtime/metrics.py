@@ -1,26 +1,23 @@
 """Prometheus request metrics, exact with one process or many gunicorn workers.
 
-Under gunicorn every worker writes its samples to files in the multiprocess
-directory (``PROMETHEUS_MULTIPROC_DIR``, which the gunicorn config sets before
-prometheus_client is imported) and a scrape, served by any worker, adds them up.
-Left alone, every worker that ever lived would keep its files there: workers are
-recycled every few thousand requests, so the directory, a tmpfs, would fill up
-and every new worker die of SIGBUS on its first write. Instead, when a worker
-exits, the master folds its counters and histograms into one archive file per
-kind and deletes its files (as the multiprocess guides of prometheus_client and
-of Ruby's prometheus-client-mmap advise), so the directory holds the live
-workers' files and the archives: bounded by the number of workers and series,
-with every count kept.
+Under gunicorn, prometheus_client runs in its multiprocess mode: every worker
+writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR`` (the gunicorn config
+sets it before prometheus_client is first imported), and a scrape, served by any
+worker, adds up every file with a fresh registry, as prometheus_client documents.
+A dead worker's counter and histogram files stay: that is how its counts stay in
+the totals. Workers are not recycled by default, so the directory holds two files
+per worker that ever lived (see docs/operations.md, "Metrics").
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import struct
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from flask import Blueprint, Response
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus_client's own variable: it picks its storage mode when first imported."""
@@ -29,33 +26,32 @@ DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 # Any other method is folded into one label value so clients cannot grow the series count.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
-# Only these kinds of sample file are written: the service has no gauges or summaries.
-_FOLDED_KINDS = ("counter", "histogram")
-_ARCHIVE = "archive"
-_LOCK_FILE = "archive.lock"
+SCRAPE_ATTEMPTS = 3
+SCRAPE_RETRY_SECONDS = 0.01
 
 
 class RequestMetrics:
     """The request counter and latency histogram of one app, and their exposition."""
 
     def __init__(self) -> None:
-        # Imported here, not at the top: the gunicorn config imports this module to fold
-        # files in the master and must not fix prometheus_client's mode before it is set.
-        from prometheus_client import Counter, Histogram  # noqa: PLC0415
+        # Imported here, not at the top: the gunicorn config imports this module before
+        # it has set the directory that fixes prometheus_client's mode.
+        from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: PLC0415
 
-        # Unregistered metrics: each app owns its own registry, so tests can build many apps.
+        # Each app owns its registry, so tests can build many apps in one process.
+        self._registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests",
             "HTTP requests answered, by route template, method and status.",
             ("route", "method", "status"),
-            registry=None,
+            registry=self._registry,
         )
         self.duration = Histogram(
             "http_request_duration_seconds",
             "Time spent answering HTTP requests, by route template and method.",
             ("route", "method"),
             buckets=DURATION_BUCKETS,
-            registry=None,
+            registry=self._registry,
         )
         directory = os.environ.get(MULTIPROCESS_DIR_ENV)
         self._directory = Path(directory) if directory else None
@@ -91,23 +87,35 @@ class RequestMetrics:
             multiprocess,
         )
 
-        registry = CollectorRegistry(auto_describe=True)
         if self._directory is None:
-            registry.register(self.requests)
-            registry.register(self.duration)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
+            return generate_latest(self._registry), CONTENT_TYPE_LATEST
+        # prometheus_client's multiprocess pattern: a fresh registry per scrape, holding
+        # only the collector that reads every worker's files.
+        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(self._directory))  # type: ignore[no-untyped-call]
-        # Shared with other scrapes, exclusive of a fold: a scrape never sees a dead
-        # worker's counts twice (in its file and in the archive) or a file vanish.
-        with _archive_lock(self._directory, fcntl.LOCK_SH):
-            return generate_latest(registry), CONTENT_TYPE_LATEST
+        for _ in range(SCRAPE_ATTEMPTS - 1):
+            try:
+                return generate_latest(registry), CONTENT_TYPE_LATEST
+            except struct.error:
+                # A worker that has just started creates its file, then sizes it: read in
+                # between, the empty file fails to parse (prometheus_client 0.26). Measured:
+                # 2-3 scrapes in 300 failed so while workers recycled every 10 requests.
+                time.sleep(SCRAPE_RETRY_SECONDS)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-@contextmanager
-def _archive_lock(directory: Path, operation: int) -> Iterator[None]:
-    with (directory / _LOCK_FILE).open("a") as lock:
-        fcntl.flock(lock, operation)
-        yield
+def create_metrics_endpoint(metrics: RequestMetrics) -> Blueprint:
+    """The Blueprint serving GET /metrics (never behind an API key)."""
+    endpoint = Blueprint("metrics", __name__)
+
+    def metrics_view() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    endpoint.add_url_rule(
+        "/metrics", view_func=metrics_view, methods=["GET"], provide_automatic_options=False
+    )
+    return endpoint
 
 
 def prepare_directory(directory: Path) -> None:
@@ -117,55 +125,6 @@ def prepare_directory(directory: Path) -> None:
 
 
 def remove_samples(directory: Path) -> None:
-    """Delete the sample files and the archive lock only: an operator may choose the directory."""
-    for pattern in ("*.db", "*.tmp"):
-        for sample_file in directory.glob(pattern):
-            sample_file.unlink(missing_ok=True)
-    (directory / _LOCK_FILE).unlink(missing_ok=True)
-
-
-def fold_dead_worker(directory: Path, pid: int) -> None:
-    """Add a dead worker's counters and histograms to the archives, then delete its files.
-
-    Each archive is written anew beside the old one and renamed over it, with plain
-    writes: a full directory then fails here with an OSError, where writing through a
-    memory map, as prometheus_client does, would kill the master with SIGBUS.
-
-    Raises:
-        OSError: the archive cannot be written (the directory is full).
-    """
-    from prometheus_client.mmap_dict import MmapedDict  # noqa: PLC0415 - see RequestMetrics
-
-    with _archive_lock(directory, fcntl.LOCK_EX):
-        for kind in _FOLDED_KINDS:
-            dead = directory / f"{kind}_{pid}.db"
-            if not dead.exists():
-                continue
-            archive = directory / f"{kind}_{_ARCHIVE}.db"
-            totals: dict[str, tuple[float, float]] = {}
-            for source in (archive, dead):
-                if source.exists():
-                    for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(  # type: ignore[no-untyped-call]
-                        str(source)
-                    ):
-                        total, _ = totals.get(key, (0.0, 0.0))
-                        totals[key] = (total + value, timestamp)
-            staged = archive.with_suffix(".tmp")
-            staged.write_bytes(_sample_file(totals))
-            staged.replace(archive)
-            dead.unlink()
-
-
-def _sample_file(samples: dict[str, tuple[float, float]]) -> bytes:
-    """The bytes of a prometheus_client sample file holding ``samples``.
-
-    The layout is prometheus_client's (mmap_dict): the used length as a 32-bit int in
-    an 8-byte header, then per sample the key's length, the key padded to 8 bytes, the
-    value and the timestamp as doubles.
-    """
-    entries = bytearray()
-    for key, (value, timestamp) in samples.items():
-        encoded = key.encode("utf-8")
-        padded = encoded + b" " * (8 - (len(encoded) + 4) % 8)
-        entries += struct.pack(f"i{len(padded)}sdd", len(encoded), padded, value, timestamp)
-    return struct.pack("i4x", 8 + len(entries)) + bytes(entries)
+    """Delete the sample files only (``*.db``): an operator may choose a shared directory."""
+    for sample_file in directory.glob("*.db"):
+        sample_file.unlink(missing_ok=True)

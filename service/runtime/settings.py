@@ -15,13 +15,14 @@ line naming the file and the problem. Regenerate the file's JSON Schema with
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -46,6 +47,7 @@ SCHEMA_KEY = "$schema"
 _WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]*")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Limits = TypeVar("Limits")
 
 
 class ConfigurationError(Exception):
@@ -136,6 +138,11 @@ class Settings(BaseSettings):
         "When set, calculation endpoints require `Authorization: Bearer <key>`.",
     )
     log_level: LogLevel = Field(default="INFO", description="Lowest level the service logs.")
+
+    def limits(self, kind: type[Limits]) -> Limits:
+        """The limits object ``kind`` (a dataclass whose fields are named after settings)."""
+        names = (field.name for field in dataclasses.fields(kind))  # type: ignore[arg-type]
+        return kind(**{name: getattr(self, name) for name in names})
 
     @classmethod
     def settings_customise_sources(

@@ -3,7 +3,8 @@
 Query strings are read strictly (an unknown or repeated parameter is an error,
 not ignored) and request bodies are read here, bounded in size and in time,
 whatever their framing: a chunked body over the limit is a 413 like one whose
-Content-Length says so, and a body that stops arriving is a 408.
+Content-Length says so, and a body cut short is a 408. How long a body may take
+to arrive is the proxy's to bound (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from service.core.calculator import OPERATIONS, Calculator, ComputeBudget, Opera
 from service.core.errors import CalculatorError, MissingParameterError
 from service.core.expression import PARAMETER, ExpressionLimits, evaluate
 from service.core.numbers import format_number, parse_number
+from service.web.exact_json import JSON_MEDIA_TYPE, encode_json
 from service.web.problems import (
-    JSON_MEDIA_TYPE,
     InvalidBodyError,
     RepeatedParameterError,
     UnexpectedParameterError,
     UnsupportedMediaTypeError,
     describe_error,
-    encode_json,
 )
 
 BODY = "body"
@@ -38,12 +38,12 @@ _READ_SIZE = 16_384
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """The request bounds the API enforces on top of the core's own."""
+    """The request bounds the API enforces on top of the core's own (named after settings)."""
 
     max_number_length: int
     max_batch_size: int
     max_body_bytes: int
-    max_compute_seconds: float
+    max_compute_ms: int
 
 
 def create_api(
@@ -78,13 +78,13 @@ def create_api(
         expression = read_query(request.args, (PARAMETER,)).get(PARAMETER)
         if expression is None:
             raise MissingParameterError(f"parameter {PARAMETER!r} is required", parameter=PARAMETER)
-        budget = ComputeBudget(limits.max_compute_seconds)
+        budget = ComputeBudget(limits.max_compute_ms / 1000)
         return {"expression": expression, "result": evaluate_one(expression, budget)}
 
     def evaluate_batch() -> dict[str, Any]:
         read_query(request.args, ())
         expressions = read_batch(limits.max_batch_size, limits.max_body_bytes)
-        budget = ComputeBudget(limits.max_compute_seconds)
+        budget = ComputeBudget(limits.max_compute_ms / 1000)
         return {"results": [answer(index, text, budget) for index, text in enumerate(expressions)]}
 
     views: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -161,7 +161,7 @@ def read_body(max_bytes: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except OSError:
-        # The server's read deadline passed (service.runtime.worker), or the client left.
+        # The client left, or the connection failed, before the whole body arrived.
         raise RequestTimeout("the request body stopped arriving before it was complete") from None
     if size > max_bytes:
         raise RequestEntityTooLarge(f"the request body exceeds the limit of {max_bytes} bytes")

@@ -10,14 +10,15 @@ from service import __version__
 from service.core.calculator import ArithmeticLimits, Calculator
 from service.core.expression import ExpressionLimits
 from service.runtime.logs import configure_logging
-from service.runtime.metrics import RequestMetrics
+from service.runtime.metrics import RequestMetrics, create_metrics_endpoint
 from service.runtime.settings import Settings, describe_config_source, load_settings
 from service.web.api import ApiLimits, create_api
 from service.web.auth import read_api_keys, require_api_key
+from service.web.exact_json import ExactJSONProvider
 from service.web.middleware import Envelope
-from service.web.openapi import build_openapi
+from service.web.openapi import build_openapi, create_openapi_endpoint
 from service.web.probes import create_probes
-from service.web.problems import ExactJSONProvider, register_error_handlers
+from service.web.problems import register_error_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -35,33 +36,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     if loaded:
         logger.info(describe_config_source())
     api_keys = read_api_keys(settings.api_keys_file)
-    calculator = Calculator(
-        ArithmeticLimits(
-            precision=settings.precision,
-            rounding=settings.rounding,
-            max_exponent=settings.max_exponent,
-        )
-    )
-    expressions = ExpressionLimits(
-        max_length=settings.max_expression_length,
-        max_nodes=settings.max_expression_nodes,
-        max_depth=settings.max_expression_depth,
-    )
-    limits = ApiLimits(
-        max_number_length=settings.max_number_length,
-        max_batch_size=settings.max_batch_size,
-        max_body_bytes=settings.max_body_bytes,
-        max_compute_seconds=settings.max_compute_ms / 1000,
-    )
+    calculator = Calculator(settings.limits(ArithmeticLimits))
     metrics = RequestMetrics()
 
     # No static files and no debug mode: the service only answers its API.
     app = Flask(__name__, static_folder=None)
     app.json = ExactJSONProvider(app)
     app.config.update(DEBUG=False)
-    api = create_api(calculator, expressions, limits)
+    api = create_api(calculator, settings.limits(ExpressionLimits), settings.limits(ApiLimits))
     app.register_blueprint(api)
-    app.register_blueprint(create_probes(metrics, build_openapi(settings, __version__)))
+    app.register_blueprint(create_probes())
+    app.register_blueprint(create_metrics_endpoint(metrics))
+    app.register_blueprint(create_openapi_endpoint(build_openapi(settings, __version__)))
     require_api_key(app, api_keys, protected=api)
     register_error_handlers(app)
     app.wsgi_app = Envelope(app.wsgi_app, metrics)  # type: ignore[method-assign]

@@ -2,8 +2,8 @@
 
 It works on the raw WSGI header list (sparing Werkzeug's per-header validation
 of constant values), and every answer passes here, whichever part of Flask made
-it. The route template and request id are left in the WSGI environ, where the
-access log (service.runtime.logs) reads them.
+it. The request id is left in the WSGI environ for the problem documents, and
+sent back in a header, where gunicorn's access log reads it.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from service.runtime.logs import REQUEST_ID_KEY, ROUTE_KEY
 from service.runtime.metrics import RequestMetrics
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_KEY = "calculator.request_id"
+"""WSGI environ key of the request id chosen here."""
 REQUEST_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 """A caller's id is kept only if short and log-safe: no spaces, quotes or control characters."""
 _WELL_FORMED_ID = re.compile(REQUEST_ID_PATTERN)
@@ -61,7 +62,7 @@ class Envelope:
             headers.append((REQUEST_ID_HEADER, request_id))
             # Flask's request object (left in the environ by Werkzeug) knows the matched rule.
             rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-            route = environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+            route = rule.rule if rule is not None else UNMATCHED_ROUTE
             self.metrics.observe(
                 route, environ["REQUEST_METHOD"], int(status[:3]), perf_counter() - started
             )

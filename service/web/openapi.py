@@ -1,11 +1,16 @@
-"""The OpenAPI 3.1 document, generated from the operations, the error types and the settings."""
+"""The OpenAPI 3.1 document, generated from the operations, the error types and the settings,
+and the Blueprint serving it at GET /openapi.json."""
 
+import json
 from typing import Any
+
+from flask import Blueprint, Response
 
 from service.core.calculator import OPERATIONS
 from service.core.expression import PARAMETER
 from service.core.numbers import NUMBER_PATTERN
 from service.runtime.settings import Settings
+from service.web.exact_json import JSON_MEDIA_TYPE
 from service.web.middleware import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
 from service.web.problems import PROBLEM_MEDIA_TYPE, problem_kinds, problem_type
 
@@ -27,7 +32,7 @@ def _json_response(description: str, schema: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {REQUEST_ID_HEADER: {"$ref": "#/components/headers/RequestId"}},
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
 
 
@@ -147,7 +152,7 @@ def _operations_paths() -> dict[str, Any]:
                 "responses": _responses(
                     {
                         "description": "OpenAPI 3.1 document.",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}},
                     },
                     ALWAYS_POSSIBLE,
                 ),
@@ -256,3 +261,18 @@ def build_openapi(settings: Settings, version: str) -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def create_openapi_endpoint(document: dict[str, Any]) -> Blueprint:
+    """The Blueprint serving ``document`` at GET /openapi.json (never behind an API key)."""
+    endpoint = Blueprint("openapi", __name__)
+    # The document never changes while the process runs: serialise it once.
+    body = json.dumps(document, indent=1)
+
+    def openapi_view() -> Response:
+        return Response(body, content_type=JSON_MEDIA_TYPE)
+
+    endpoint.add_url_rule(
+        "/openapi.json", view_func=openapi_view, methods=["GET"], provide_automatic_options=False
+    )
+    return endpoint

@@ -2,35 +2,27 @@
 
 Calculator problems get a stable URN per kind (``urn:calculator:problem:<slug>``);
 plain HTTP errors use ``about:blank``, whose title is by definition the status
-phrase (RFC 9457 section 4.2.1). Flask's default provider turns a Decimal into a
-string and the json module cannot emit raw number text, so answers (small dicts
-and lists of plain values) are serialised here by a short recursive encoder.
+phrase (RFC 9457 section 4.2.1).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from decimal import Decimal
 from http import HTTPStatus
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.core.errors import CalculatorError, InvalidInputError, error_types
-from service.core.numbers import format_number
-from service.runtime.logs import REQUEST_ID_KEY
+from service.web.exact_json import encode_json
+from service.web.middleware import REQUEST_ID_KEY
 
 logger = logging.getLogger(__name__)
 
-JSON_MEDIA_TYPE = "application/json"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:calculator:problem:"
 BLANK_TYPE = "about:blank"
-_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 class UnexpectedParameterError(InvalidInputError):
@@ -71,36 +63,6 @@ def problem_kinds() -> tuple[type[CalculatorError], ...]:
         InvalidBodyError,
         UnsupportedMediaTypeError,
     )
-
-
-def encode_json(value: Any) -> str:
-    """Serialise ``value`` compactly; Decimal becomes its exact number text."""
-    if isinstance(value, str):
-        return encode_basestring_ascii(value)
-    if isinstance(value, Decimal):
-        return format_number(value)
-    if isinstance(value, Mapping):
-        members = ",".join(
-            f"{encode_basestring_ascii(str(key))}:{encode_json(item)}"
-            for key, item in value.items()
-        )
-        return f"{{{members}}}"
-    if isinstance(value, list | tuple):
-        return f"[{','.join(encode_json(item) for item in value)}]"
-    if value is None or isinstance(value, bool):
-        return _CONSTANTS[value]
-    if isinstance(value, int):
-        return int.__repr__(value)
-    # Floats would bring NaN, Infinity and binary round-off back: the service never emits them.
-    raise TypeError(f"cannot encode {type(value).__name__} as exact JSON")
-
-
-class ExactJSONProvider(DefaultJSONProvider):
-    """Flask JSON provider whose output keeps every Decimal exact."""
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        """Serialise ``obj``; formatting keyword arguments are ignored (output is compact)."""
-        return encode_json(obj)
 
 
 def problem_type(slug: str) -> str:

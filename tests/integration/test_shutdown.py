@@ -8,6 +8,7 @@ its one replica directly as well, so the requests reach it while the proxy stops
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.integration
 IN_FLIGHT = 3
 # About a second or two of computing at precision 1000 (each power a few tens of ms).
 BATCH = ["2**0.5 + 3**0.5"] * 30
+# CPU the workers spend before the stop begins (clock ticks, 1/100 s): they are computing.
+BUSY_TICKS = 20
 PUBLISH_THE_REPLICA = ROOT / "deploy/proxy/compose.publish-replica.yaml"
 
 
@@ -50,6 +53,15 @@ def compute(port: int) -> tuple[int, int]:
     return answer.status_code, sum("result" in item for item in results)
 
 
+def cpu_ticks(pids: set[int]) -> int:
+    """User and system CPU time of host processes ``pids``, in clock ticks (host /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
 def timed_stop(project: ComposeProject) -> tuple[float, int]:
     """Run `docker compose stop`; return its duration and exit code."""
     started = time.monotonic()
@@ -66,9 +78,14 @@ def test_stop_finishes_requests_in_flight_and_exits_zero(
     _, workers = gunicorn_workers(container_id)
     in_flight = min(IN_FLIGHT, len(workers))
     grace = inspect(container_id)["Config"]["StopTimeout"]
+    idle = cpu_ticks(workers)
     with ThreadPoolExecutor(max_workers=in_flight + 1) as pool:
         computing = [pool.submit(compute, replica_port) for _ in range(in_flight)]
-        time.sleep(0.3)  # the requests are being computed now
+        wait_for(
+            lambda: cpu_ticks(workers) - idle >= BUSY_TICKS,
+            seconds=20,
+            what="the workers computing the batches",
+        )
         stopping = pool.submit(timed_stop, project)
         wait_for(
             lambda: "Handling signal: term" in project.logs("calculator"),

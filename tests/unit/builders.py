@@ -1,5 +1,6 @@
 """Core limits for tests: the service's defaults (from the settings model) with changes."""
 
+import dataclasses
 from typing import Any
 
 from service.core.calculator import ArithmeticLimits, Calculator
@@ -7,25 +8,14 @@ from service.core.expression import ExpressionLimits
 from service.runtime.settings import Settings
 
 
-def default(name: str) -> Any:
-    """The default value of setting ``name``."""
-    return Settings.model_fields[name].default
-
-
 def arithmetic_limits(**changes: Any) -> ArithmeticLimits:
     """The default arithmetic limits, with ``changes``."""
-    values = {name: default(name) for name in ("precision", "rounding", "max_exponent")}
-    return ArithmeticLimits(**{**values, **changes})
+    return dataclasses.replace(Settings().limits(ArithmeticLimits), **changes)
 
 
 def expression_limits(**changes: Any) -> ExpressionLimits:
     """The default expression limits, with ``changes``."""
-    values = {
-        "max_length": default("max_expression_length"),
-        "max_nodes": default("max_expression_nodes"),
-        "max_depth": default("max_expression_depth"),
-    }
-    return ExpressionLimits(**{**values, **changes})
+    return dataclasses.replace(Settings().limits(ExpressionLimits), **changes)
 
 
 def table_calculator(precision: int = 28) -> Calculator:

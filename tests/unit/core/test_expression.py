@@ -169,7 +169,7 @@ def test_syntax_checked_before_arithmetic() -> None:
 
 def test_length_bound_checked_first() -> None:
     """Text longer than max_length is refused before tokenizing, whatever it contains."""
-    limits = expression_limits(max_length=10)
+    limits = expression_limits(max_expression_length=10)
     assert calculate("1+2+3+4+50", limits) == 60
     with pytest.raises(InputTooLargeError, match="11 characters"):
         calculate("1+2+3+4+50\u0661", limits)
@@ -177,7 +177,7 @@ def test_length_bound_checked_first() -> None:
 
 def test_node_bound() -> None:
     """More numbers and operators than max_nodes is refused; exactly max_nodes is fine."""
-    limits = expression_limits(max_nodes=9)
+    limits = expression_limits(max_expression_nodes=9)
     assert calculate("1+1+1+1+1", limits) == 5  # 5 numbers + 4 operators
     with pytest.raises(InputTooLargeError, match="more than 9"):
         calculate("1+1+1+1+-1", limits)
@@ -189,7 +189,7 @@ def test_node_bound() -> None:
 )
 def test_depth_bound_is_exact(template: str, levels_per_repeat: int) -> None:
     """Nesting up to max_depth evaluates; one level more is InputTooLargeError."""
-    limits = expression_limits(max_depth=MAX_MAX_DEPTH)
+    limits = expression_limits(max_expression_depth=MAX_MAX_DEPTH)
     repeats = MAX_MAX_DEPTH // levels_per_repeat
 
     def nested(count: int) -> str:
@@ -203,7 +203,7 @@ def test_depth_bound_is_exact(template: str, levels_per_repeat: int) -> None:
 
 def test_power_chain_depth_bounded() -> None:
     """A right-associative ** chain counts towards the depth bound."""
-    limits = expression_limits(max_depth=3)
+    limits = expression_limits(max_expression_depth=3)
     assert calculate("1**1**1**1", limits) == 1
     with pytest.raises(InputTooLargeError):
         calculate("1**1**1**1**1", limits)
@@ -216,7 +216,7 @@ def test_power_chain_depth_bounded() -> None:
 )
 def test_hostile_nesting_is_refused_not_crashed(text: str) -> None:
     """Inputs that crash ast.parse (RecursionError, MemoryError) are refused with a clear error."""
-    limits = expression_limits(max_length=100_000)
+    limits = expression_limits(max_expression_length=100_000)
     with pytest.raises(InputTooLargeError, match="nests deeper"):
         calculate(text, limits)
     with pytest.raises(InputTooLargeError, match="characters long"):
@@ -225,7 +225,7 @@ def test_hostile_nesting_is_refused_not_crashed(text: str) -> None:
 
 def test_long_flat_expression_needs_no_recursion() -> None:
     """A 10,000-node sum evaluates: evaluation is iterative, not one frame per operator."""
-    limits = expression_limits(max_length=20_000, max_nodes=10_000)
+    limits = expression_limits(max_expression_length=20_000, max_expression_nodes=10_000)
     assert calculate("+".join(["1"] * 5000), limits) == 5000
 
 
@@ -287,9 +287,12 @@ def test_arithmetic_text_raises_only_calculator_errors(text: str) -> None:
     assert result == 0 or abs(result.adjusted()) <= CALCULATOR.limits.max_exponent
 
 
-@given(st.integers(LIMITS.max_depth + 1, 2000), st.sampled_from(["(", "-", "+", "sqrt(", "-("]))
+@given(
+    st.integers(LIMITS.max_expression_depth + 1, 2000),
+    st.sampled_from(["(", "-", "+", "sqrt(", "-("]),
+)
 def test_deep_nesting_always_refused(depth: int, opener: str) -> None:
     """Any nesting beyond the bound is InputTooLargeError, never RecursionError."""
-    limits = expression_limits(max_length=100_000)
+    limits = expression_limits(max_expression_length=100_000)
     with pytest.raises(InputTooLargeError):
         calculate(opener * depth + "1" + ")" * (depth * opener.count("(")), limits)

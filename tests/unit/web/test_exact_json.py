@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.web.problems import encode_json
+from service.web.exact_json import encode_json
 
 
 @pytest.mark.parametrize(
