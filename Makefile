@@ -10,7 +10,7 @@ K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration \
-	test swarm-up swarm-update swarm-verify swarm-down
+	test swarm-up swarm-update swarm-verify swarm-down keys publish registry-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ engine: venv ## make sure a Docker engine and Compose v2 answer (installs and st
 build: engine ## build the calculator and proxy images (local bases and wheelhouse when offline)
 	deploy/scripts/build.sh
 
-up: build ## build and start the proxy and replicas; returns when every container is healthy
+# DEPLOY_FROM=registry runs what `make publish` recorded, verified first: nothing is built.
+deploy_images := $(if $(filter registry,$(DEPLOY_FROM)),venv engine,build)
+
+up: $(deploy_images) ## build and start the proxy and replicas; returns when every container is healthy
 	deploy/scripts/up.sh
 
 down: ## stop and remove the stack
@@ -45,7 +48,7 @@ logs: ## follow the proxy's access records and the replicas' logs
 verify: venv ## check every running container against the hardening checklist (COMPOSE_PROJECT_NAME picks another)
 	$(BIN)/python deploy/verify
 
-rollout: build ## replace every replica with one of the current tree and config, without a failed request
+rollout: $(deploy_images) ## replace every replica with one of the current tree and config, without a failed request
 	deploy/scripts/rollout.sh
 
 swarm-up: engine ## deploy the Swarm stack (a single-node swarm if none); returns when every task is healthy
@@ -59,6 +62,15 @@ swarm-verify: venv ## check every calculator task of the Swarm stack against the
 
 swarm-down: ## remove the Swarm stack (and the swarm, if swarm-up created it)
 	deploy/scripts/swarm.sh down
+
+keys: ## create the cosign key pair that signs published images (once; docs/supply-chain.md)
+	deploy/supply-chain/make-keys.sh
+
+publish: venv engine ## push both images to the local registry (127.0.0.1:5000), signed, with SBOM and provenance
+	deploy/supply-chain/publish.sh
+
+registry-down: ## stop the local registry (the images it holds stay in its volume)
+	deploy/registry/registry.sh down
 
 scan: build ## scan both images with Trivy; reports land in reports/ and reports/proxy/
 	deploy/trivy/scan-images.sh

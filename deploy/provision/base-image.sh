@@ -6,7 +6,10 @@
 #           Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and
 #           python3.11 on /usr/local/bin, C.UTF-8, CA certificates and tzdata;
 #   nginx   Debian bookworm with Debian's nginx package, the base of the proxy
-#           image where nginxinc/nginx-unprivileged cannot be pulled.
+#           image where nginxinc/nginx-unprivileged cannot be pulled;
+#   registry  Debian bookworm with Debian's docker-registry (distribution 2.8)
+#           and wget for its healthcheck, the base of the local registry image
+#           where the official registry image cannot be pulled.
 #
 # Both are trimmed like Debian's own slim images (no docs, man pages, locales,
 # apt lists or caches, no stdlib byte code).
@@ -28,8 +31,12 @@ case $flavour in
     packages=nginx,ca-certificates,tzdata,netbase,passwd
     command='["nginx", "-g", "daemon off;"]'
     ;;
+  registry)
+    packages=docker-registry,wget,netbase,passwd
+    command='["docker-registry", "serve", "/etc/docker/registry/config.yml"]'
+    ;;
   *)
-    printf 'base-image: unknown flavour %s (python or nginx)\n' "$flavour" >&2
+    printf 'base-image: unknown flavour %s (python, nginx or registry)\n' "$flavour" >&2
     exit 2
     ;;
 esac

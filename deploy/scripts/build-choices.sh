@@ -79,3 +79,21 @@ describe_source() {
   export CALCULATOR_VERSION CALCULATOR_REVISION CALCULATOR_CREATED CALCULATOR_SOURCE
 }
 
+
+# base_or_stand_in VARIABLE DOCKERFILE STAND_IN FLAVOUR: exports VARIABLE as the
+# stand-in (built by base-image.sh) when the Dockerfile's pinned official base
+# (its `ARG VARIABLE=` default) can be neither found nor pulled; leaves it unset
+# otherwise, and alone when the caller set it.
+base_or_stand_in() {
+  local variable=$1 dockerfile=$2 stand_in=$3 flavour=$4 pinned
+  pinned=$(sed -n "s/^ARG $variable=//p" "$dockerfile")
+  if [ -n "${!variable:-}" ]; then
+    say "$variable=${!variable} (from the environment)"
+  elif docker image inspect "$pinned" >/dev/null 2>&1 || docker pull --quiet "$pinned" >/dev/null 2>&1; then
+    say "base image $pinned"
+  else
+    say "no registry answers: using the Debian-built stand-in $stand_in"
+    "$root/deploy/provision/base-image.sh" "$stand_in" "$flavour"
+    export "$variable=$stand_in"
+  fi
+}

@@ -22,6 +22,8 @@ replicas=${CALCULATOR_REPLICAS:-2}
 wait_seconds=${ROLLOUT_WAIT_SECONDS:-90}
 
 say() { printf 'rollout: %s\n' "$*" >&2; }
+# shellcheck source=deploy/supply-chain/image-source.sh
+source deploy/supply-chain/image-source.sh
 
 # Every replica the service has, running or not (compose counts them all when scaling).
 replicas_of_service() {
@@ -46,7 +48,9 @@ if [ -z "$(docker compose ps --quiet --status running "$service")" ]; then
 fi
 
 say "starting $replicas new replicas beside ${#old[@]} old ones"
-docker compose up --detach --no-deps --no-recreate \
+no_build=()
+[ "$deploy_from" = registry ] && no_build=(--no-build --pull never)
+docker compose up --detach --no-deps --no-recreate "${no_build[@]}" \
   --scale "$service=$((${#old[@]} + replicas))" "$service" >&2
 
 mapfile -t new < <(comm -13 <(printf '%s\n' "${old[@]}") <(replicas_of_service))

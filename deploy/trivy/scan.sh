@@ -4,6 +4,7 @@
 # Exit codes (the contract; `make scan` only says "failed" for any non-zero):
 #   0  every scan ran and found nothing at or above HIGH
 #   1  findings: a fixable HIGH/CRITICAL vulnerability not in .trivyignore.yaml,
+#      a Debian package with a newer version in its release's security suite,
 #      a secret in any layer or in the image config, or a HIGH/CRITICAL
 #      Dockerfile misconfiguration. A finding outranks an incomplete scan.
 #   2  a scan could not run (no image, no Docker, no vulnerability database or
@@ -11,7 +12,9 @@
 #      clean.
 #
 # Reports (reports/): sbom.cdx.json, and for each of vulnerabilities, secrets
-# and misconfigurations a .json, .sarif and .txt (table), plus Trivy's log.
+# and misconfigurations a .json, .sarif and .txt (table), plus Trivy's log;
+# security-updates.{json,txt,log} (security_updates.py, from the SBOM: needs no
+# vulnerability database, only Debian's security archive).
 #
 # Settings (environment): SCAN_IMAGE (image to scan), SCAN_DOCKERFILE,
 # SCAN_IGNOREFILE (accepted findings), SCAN_REPORTS_DIR, SCAN_WORK_DIR
@@ -134,7 +137,7 @@ prepare_input() {
   cp "$dockerfile" "$work/Dockerfile" && cp "$ignorefile" "$work/.trivyignore.yaml"
   chmod 0644 "$work"/image.tar "$work"/Dockerfile "$work"/.trivyignore.yaml
   # Stale reports from an earlier run must never pass for this run's.
-  rm -f "$reports"/{sbom.cdx.json,vulnerabilities,secrets,misconfigurations}.{json,sarif,txt,log}
+  rm -f "$reports"/{sbom.cdx.json,vulnerabilities,secrets,misconfigurations,security-updates}.{json,sarif,txt,log}
 }
 
 offline_flags=()
@@ -191,6 +194,18 @@ else
   outcome[sbom]="could not run: $(reason "$reports/sbom.log")"
   rm -f "$reports/sbom.cdx.json"
 fi
+# Published security updates the image lacks, read from the SBOM: a real finding
+# even where no vulnerability database can be had.
+if [ "${outcome[sbom]}" = written ]; then
+  "$python" "$here/security_updates.py" "$reports/sbom.cdx.json" "$reports" 2>"$reports/security-updates.log"
+  case $? in
+    "$CLEAN") outcome[security-updates]=clean ;;
+    "$FINDINGS") outcome[security-updates]=findings ;;
+    *) outcome[security-updates]="could not run: $(sed -n 's/^security-updates: could not run: //p' "$reports/security-updates.log" | tail -n 1)" ;;
+  esac
+else
+  outcome[security-updates]="could not run: no SBOM to read the packages from"
+fi
 run_scan secrets secret none "${input[@]}" "${common[@]}" "${gate[@]}" \
   --scanners secret --image-config-scanners secret --list-all-pkgs=false
 run_scan misconfigurations misconfig none config "${common[@]}" "${gate[@]}" --skip-check-update \
@@ -200,7 +215,7 @@ run_scan vulnerabilities vuln "$database_network" "${input[@]}" "${common[@]}" "
 check_database_age
 
 verdict=$CLEAN
-for name in sbom secrets misconfigurations vulnerabilities; do
+for name in sbom security-updates secrets misconfigurations vulnerabilities; do
   say "$(printf '%-18s %s' "$name" "${outcome[$name]}")"
   case ${outcome[$name]} in
     findings) verdict=$FINDINGS ;;

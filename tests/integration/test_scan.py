@@ -44,6 +44,8 @@ LOCAL_SCANNER = "calculator-scan-trivy:local"
 PER_FORMAT_REPORTS = ("json", "sarif", "txt")
 # Each run of this module gets its own names so parallel runs never share state.
 RUN_ID = f"{os.getpid()}"
+# Debian 12's first libssl3: every openssl security update since is newer.
+OUTDATED_LIBSSL = "3.0.9-1"
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +156,45 @@ def clean_scan(
     )
 
 
+@pytest.fixture(scope="module")
+def outdated_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Debian 12 image whose package records claim an old libssl3 and a future tzdata."""
+    require_docker()
+    status = "".join(
+        f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+        f"Architecture: {architecture}\nVersion: {version}\nDescription: test record\n\n"
+        for name, architecture, version in (
+            ("libssl3", "amd64", OUTDATED_LIBSSL),
+            ("tzdata", "all", "9999a-0+deb12u1"),
+        )
+    )
+    files = {
+        "Dockerfile": "FROM scratch\nCOPY os-release /etc/os-release\n"
+        "COPY debian_version /etc/debian_version\nCOPY status /var/lib/dpkg/status\n",
+        "debian_version": "12.8\n",
+        "os-release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+        'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+        "status": status,
+    }
+    context = tmp_path_factory.mktemp("outdated-image")
+    tag = build_image(f"calculator-scan-test-{RUN_ID}-outdated:latest", context, files)
+    yield tag
+    remove_image(tag)
+
+
+@pytest.fixture(scope="module")
+def outdated_scan(
+    outdated_image: str, cache_volume: str, tmp_path_factory: pytest.TempPathFactory
+) -> ScanRun:
+    """The outdated image scanned offline with no vulnerability database."""
+    return run_scan(
+        tmp_path_factory.mktemp("outdated-scan"),
+        image=outdated_image,
+        dockerfile=ROOT / "deploy/trivy/Dockerfile",
+        cache_volume=cache_volume,
+    )
+
+
 def scanner_service() -> dict[str, Any]:
     """The `trivy` service as `docker compose --profile scan config` resolves the project."""
     completed = subprocess.run(
@@ -172,8 +213,10 @@ def scanner_service() -> dict[str, Any]:
 
 
 def test_scan_without_database_exits_could_not_run(offline_scan: ScanRun) -> None:
-    """With no vulnerability database offline, the scan exits 2 and never says clean."""
-    assert offline_scan.returncode == NOT_RUN, offline_scan.stderr
+    """With no vulnerability database offline, the scan exits 2 and never says clean
+    (1 only when the image lacks a published security update, which outranks it)."""
+    missing = offline_scan.report("security-updates.json")["updates"]
+    assert offline_scan.returncode == (FINDINGS if missing else NOT_RUN), offline_scan.stderr
     assert not offline_scan.lines_mentioning("scan: clean")
     assert offline_scan.lines_mentioning("INCOMPLETE")
 
@@ -193,6 +236,27 @@ def test_scan_without_database_still_writes_other_reports(offline_scan: ScanRun)
             assert (offline_scan.reports / f"{name}.{extension}").stat().st_size > 0
     assert (offline_scan.reports / "sbom.cdx.json").stat().st_size > 0
     assert not (offline_scan.reports / "vulnerabilities.json").exists()
+
+
+def test_missing_security_update_is_a_finding_without_database(outdated_scan: ScanRun) -> None:
+    """A package older than its security suite's version is a finding, with no vulnerability
+    database at all; a package already newer is not."""
+    assert outdated_scan.returncode == FINDINGS, outdated_scan.stderr
+    assert outdated_scan.lines_mentioning("security-updates   findings")
+    (update,) = outdated_scan.report("security-updates.json")["updates"]
+    assert (update["package"], update["installed"], update["suite"]) == (
+        "libssl3",
+        OUTDATED_LIBSSL,
+        "bookworm-security",
+    )
+    assert update["fixed"] != OUTDATED_LIBSSL
+    assert "libssl3" in (outdated_scan.reports / "security-updates.txt").read_text()
+
+
+def test_image_without_debian_packages_has_no_security_updates(clean_scan: ScanRun) -> None:
+    """An image with no OS packages passes the security-update check: nothing to update."""
+    assert clean_scan.lines_mentioning("security-updates   clean")
+    assert clean_scan.report("security-updates.json")["updates"] == []
 
 
 def test_planted_secret_gates_with_findings_code(dirty_scan: ScanRun) -> None:
