@@ -66,7 +66,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 # The base's own pip and setuptools go too (the official image ships them), so
 # nothing in the image can install code; setuid/setgid bits are stripped so no
-# binary can raise privileges.
+# binary can raise privileges. useradd dates the password's last change in
+# /etc/shadow from SOURCE_DATE_EPOCH when it is set (the commit time, for a
+# reproducible build), from the day of the build otherwise.
+ARG SOURCE_DATE_EPOCH
 RUN groupadd --system --gid 10001 calculator \
  && useradd --system --no-log-init --uid 10001 --gid calculator \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin calculator \

@@ -9,8 +9,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration \
-	test swarm-up swarm-update swarm-verify swarm-down keys publish registry-down
+.PHONY: help venv engine build reproduce up down logs verify rollout scan bench lint unit k8s-check \
+	integration test swarm-up swarm-update swarm-verify swarm-down keys publish registry-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ engine: venv ## make sure a Docker engine and Compose v2 answer (installs and st
 
 build: engine ## build the calculator and proxy images (local bases and wheelhouse when offline)
 	deploy/scripts/build.sh
+
+reproduce: engine ## build the calculator image twice with buildah from empty storage; compare the digests, load it into Docker
+	deploy/scripts/reproduce.sh
 
 # DEPLOY_FROM=registry runs what `make publish` recorded, verified first: nothing is built.
 deploy_images := $(if $(filter registry,$(DEPLOY_FROM)),venv engine,build)
