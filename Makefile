@@ -9,7 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build up down logs verify rollout scan bench lint unit k8s-check integration \
+.PHONY: help venv engine build up down debug logs verify rollout scan bench lint unit k8s-check integration \
 	test swarm-up swarm-update swarm-verify swarm-down
 
 help: ## list the targets
@@ -38,6 +38,9 @@ up: build ## build and start the proxy and replicas; returns when every containe
 
 down: ## stop and remove the stack
 	docker compose down --remove-orphans
+
+debug: ## a shell beside a running replica (the image has none): CONTAINER=id, else the first
+	deploy/scripts/debug.sh $${CONTAINER:-}
 
 logs: ## follow the proxy's access records and the replicas' logs
 	docker compose logs --follow proxy calculator
