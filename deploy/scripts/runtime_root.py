@@ -12,7 +12,8 @@ ROOT becomes the whole ``FROM scratch`` image, and holds only:
 - every shared library those ELF files need, found by ``ldd`` (the loader itself),
   and the loader's cache of them (``ldconfig -r``);
 - the other files the smoke test opened (none today: no CA bundle, no time zone);
-- /etc/passwd and /etc/group with the one user, /etc/os-release, an empty /tmp;
+- /etc/passwd and /etc/group with the one user, /etc/os-release and /etc/debian_version
+  (what scanners identify Debian by), an empty /tmp;
 - the dpkg record of every Debian package with a file in ROOT, one stanza per file
   under /var/lib/dpkg/status.d/ (the distroless layout scanners read), and that
   package's copyright file.
@@ -177,23 +178,29 @@ def shipped_packages(root: Root) -> set[str]:
 
 
 def write_package_records(root: Root) -> list[str]:
-    """One dpkg status stanza per shipped package, and the package's copyright file."""
-    packages = sorted(shipped_packages(root))
+    """Each shipped package's copyright file, then its dpkg status stanza.
+
+    A copyright file can belong to another package (libgcc-s1's doc directory is a
+    symlink to gcc-12-base's), which then ships a file too: repeat until nothing is new.
+    """
+    packages: set[str] = set()
+    while (found := shipped_packages(root)) != packages:
+        packages = found
+        for package in packages:
+            copyright_file = Path("/usr/share/doc", package.partition(":")[0], "copyright")
+            if copyright_file.exists():
+                root.add(copyright_file)
     directory = root.path / STATUS_DIR
     directory.mkdir(parents=True)
-    for package in packages:
+    for package in sorted(packages):
         stanza = subprocess.run(  # noqa: S603 - a fixed argv
             ["dpkg-query", "--status", package],  # noqa: S607 - the base's own dpkg-query
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        name = package.partition(":")[0]
-        (directory / name).write_text(stanza.strip() + "\n", encoding="utf-8")
-        copyright_file = Path("/usr/share/doc", name, "copyright")
-        if copyright_file.exists():
-            root.add(copyright_file)
-    return packages
+        (directory / package.partition(":")[0]).write_text(stanza.strip() + "\n", encoding="utf-8")
+    return sorted(packages)
 
 
 def write_identity(root: Root) -> None:
@@ -202,7 +209,9 @@ def write_identity(root: Root) -> None:
     etc.mkdir(exist_ok=True)
     (etc / "passwd").write_text(f"{USER}:x:{UID}:{GID}::/nonexistent:/usr/sbin/nologin\n")
     (etc / "group").write_text(f"{USER}:x:{GID}:\n")
+    # Trivy tells Debian by debian_version; other scanners read os-release (both base-files').
     root.add("/etc/os-release")
+    root.add("/etc/debian_version")
     root.inside("/tmp").mkdir()  # noqa: S108 - the image's mount point, not a temp file
 
 
