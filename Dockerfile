@@ -50,11 +50,13 @@ COPY config/config.json /config/config.json
 COPY service/ /app/service/
 WORKDIR /app
 # Permissions are normalised here, whatever the host's umask. The smoke test
-# loads gunicorn's configuration and the app with the runtime command's
-# arguments (what `gunicorn --check-config` does), serves a few requests and
-# records the standard-library modules and other files that used; the root is
-# cut from that record, then the smoke test runs again inside it, chrooted, as
-# the runtime user: what was left out was not needed.
+# starts gunicorn with the runtime command's arguments, sends it real requests,
+# runs the health check and stops it, and records the standard-library modules
+# and other files all that used; the root is cut from that record. Then the
+# smoke test runs again inside the root, chrooted, as the runtime user, with
+# what the engine provides at run time (a /dev/shm for gunicorn's worker files,
+# the app's directory on the path as WORKDIR puts it): what was left out was
+# not needed.
 RUN chmod -R u=rwX,go=rX /app /config \
  && python3 -m compileall -q --invalidation-mode=unchecked-hash /app/service \
  && /opt/venv/bin/python /tmp/smoke_test.py --record=/tmp/used.json \
