@@ -42,11 +42,16 @@ from typing import Any
 RECORDED = "--recorded-into="
 STARTUP_SECONDS = 60
 STOP_SECONDS = 30
-# (method, path, JSON body or None, expected status): every answer the API documents.
+# A JSON body in each encoding json.loads detects: the codec module is looked up by
+# name from what the client sent, so only a request in it measures it.
+JSON_ENCODINGS = ("utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+# (method, path, JSON body (encoded as UTF-8 unless bytes) or None, expected status):
+# every answer the API documents.
 REQUESTS: tuple[tuple[str, str, object, int], ...] = (
     ("GET", "/add?a=1&b=2", None, 200),
     ("GET", "/evaluate?expr=%281%20%2B%202%29%20%2A%20sqrt%2816%29", None, 200),
     ("POST", "/evaluate", ["1 + 2", "sqrt(2)"], 200),
+    *(("POST", "/evaluate", '["1 + 2"]'.encode(name), 200) for name in JSON_ENCODINGS),
     ("POST", "/evaluate", {"not": "a list"}, 400),
     ("GET", "/add?a=abc&b=1", None, 400),
     ("GET", "/divide?a=1&b=0", None, 422),
@@ -115,7 +120,7 @@ def free_port() -> int:
 
 def status_of(base_url: str, method: str, path: str, body: object) -> int:
     """The status of one request, sent with urllib.request."""
-    data = None if body is None else json.dumps(body).encode()
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(f"{base_url}{path}", data=data, method=method)  # noqa: S310
     if data is not None:
         request.add_header("Content-Type", "application/json")
