@@ -1,8 +1,12 @@
-# The calculator service image.
+# The calculator service image: distroless.
 #
-# Two stages on the same base: "builder" has pip and makes the virtual
-# environment, compiles the byte code and proves the app loads; the runtime
-# stage receives only the results, so a broken build never produces an image.
+# The builder stage, on the Python base, makes the virtual environment, proves
+# the app loads and serves (the smoke test), and measures what that used; from
+# that measurement it assembles /rootfs: the interpreter, the standard-library
+# modules loaded (byte code), the shared libraries the ELF files need, the
+# environment, the app, the config and the dpkg records of the Debian packages
+# those files come from (docs/image.md). The runtime stage is that root on
+# scratch: no shell, no package manager, no setuid file.
 #
 # BASE_IMAGE is the official image pinned by digest. Where no registry answers,
 # deploy/provision/base-image.sh builds an equivalent Debian bookworm + Python
@@ -41,48 +45,41 @@ RUN python3 -m venv /opt/venv \
  && python3 -m compileall -q -j 0 --invalidation-mode=unchecked-hash /opt/venv
 
 # Code after dependencies: a code-only change reuses every layer above.
-COPY deploy/scripts/stdlib_bytecode.py /tmp/stdlib_bytecode.py
+COPY deploy/scripts/smoke_test.py deploy/scripts/runtime_root.py /tmp/
 COPY config/config.json /config/config.json
 COPY service/ /app/service/
 WORKDIR /app
 # Permissions are normalised here, whatever the host's umask. The smoke test
-# loads gunicorn's config and the app with the runtime command's arguments
-# (what `gunicorn --check-config` does), serves a few requests, and compiles
-# the standard-library modules all that used: the base ships none compiled,
-# and the runtime root is read-only.
+# starts gunicorn with the runtime command's arguments, sends it real requests,
+# runs the health check and stops it, and records the standard-library modules
+# and other files all that used; the root is cut from that record. Then the
+# smoke test runs again inside the root, chrooted, as the runtime user, with
+# what the engine provides at run time (a /dev/shm for gunicorn's worker files,
+# the app's directory on the path as WORKDIR puts it): what was left out was
+# not needed.
 RUN chmod -R u=rwX,go=rX /app /config \
  && python3 -m compileall -q --invalidation-mode=unchecked-hash /app/service \
- && /opt/venv/bin/python /tmp/stdlib_bytecode.py /stdlib-bytecode \
-        --config=python:service.runtime.gunicorn_conf service.wsgi:app
+ && /opt/venv/bin/python /tmp/smoke_test.py --record=/tmp/used.json \
+        --config=python:service.runtime.gunicorn_conf service.wsgi:app \
+ && python3 /tmp/runtime_root.py /tmp/used.json /rootfs \
+ && cp /tmp/smoke_test.py /rootfs/tmp/ \
+ && mkdir /rootfs/dev && mkdir -m 1777 /rootfs/dev/shm \
+ && PYTHONPATH=/app chroot --userspec=10001:10001 /rootfs /opt/venv/bin/python /tmp/smoke_test.py \
+        --config=python:service.runtime.gunicorn_conf service.wsgi:app \
+ && rm -rf /rootfs/dev \
+ && find /rootfs/tmp -mindepth 1 -delete
 
 
-FROM ${BASE_IMAGE} AS runtime
+FROM scratch AS runtime
 
-# First, so that no step below leaves byte code of its own in a layer either.
-ENV PATH=/opt/venv/bin:$PATH \
+COPY --from=builder /rootfs/ /
+
+# No shell expands PATH here: it is spelled out. The environment's bin comes first.
+ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin \
+    LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONFAULTHANDLER=1
-
-# The base's own pip and setuptools go too (the official image ships them), so
-# nothing in the image can install code; setuid/setgid bits are stripped so no
-# binary can raise privileges. useradd dates the password's last change in
-# /etc/shadow from SOURCE_DATE_EPOCH when it is set (the commit time, for a
-# reproducible build), from the day of the build otherwise.
-ARG SOURCE_DATE_EPOCH
-RUN groupadd --system --gid 10001 calculator \
- && useradd --system --no-log-init --uid 10001 --gid calculator \
-        --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin calculator \
- && site=$(python3 -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
- && rm -rf "$site"/pip "$site"/pip-* "$site"/setuptools "$site"/setuptools-* "$site"/pkg_resources \
-        "$site"/wheel "$site"/wheel-* "$site"/_distutils_hack "$site"/distutils-precedence.pth \
-        /usr/local/bin/pip /usr/local/bin/pip3* /usr/local/bin/wheel \
- && find / -xdev -perm /6000 -type f -exec chmod a-s {} +
-
-COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder /config /config
-COPY --from=builder /stdlib-bytecode/ /
-COPY --from=builder /app /app
 
 WORKDIR /app
 USER 10001:10001

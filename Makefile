@@ -9,8 +9,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 K8S_VENV := .venv-k8s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv engine build reproduce up down logs verify rollout scan bench lint unit k8s-check \
-	integration test swarm-up swarm-update swarm-verify swarm-down keys publish registry-down
+.PHONY: help venv engine build reproduce up down debug logs verify rollout scan bench lint unit \
+	k8s-check integration test swarm-up swarm-update swarm-verify swarm-down keys publish registry-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ up: $(deploy_images) ## build and start the proxy and replicas; returns when eve
 
 down: ## stop and remove the stack
 	docker compose down --remove-orphans
+
+debug: ## a shell beside a running replica (the image has none): CONTAINER=id, else the first
+	deploy/scripts/debug.sh $${CONTAINER:-}
 
 logs: ## follow the proxy's access records and the replicas' logs
 	docker compose logs --follow proxy calculator

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: the calculator image beside a bare Flask baseline image, in one run.
-#   1. deploy/bench/image.py       bytes added over the base, code-only rebuild time
+#   1. deploy/bench/image.py       size, files, packages, dive waste; code-only rebuild time
 #   2. deploy/bench/containers.py  CPU per request, memory after load, start to first 200
 #   3. deploy/bench/inprocess.py   CPU per request of the apps alone (no server)
 #   4. deploy/bench/proxy.py       what the front proxy adds: p99, CPU per request, memory
 # Builds with the same base and package source as build.sh would choose.
 #
 # BENCH_IMAGE  calculator image under test (default: the tag build.sh builds)
+# BENCH_COMPARE_IMAGES  more images for image.py's table (e.g. an earlier build)
 # BENCH_ARGS   more options for containers.py, e.g. variants to compare:
 #   BENCH_ARGS="--variant 'gthread=-- gunicorn --config=python:service.runtime.gunicorn_conf
 #     --worker-class=gthread --threads=4 service.wsgi:app'" make bench

@@ -3,7 +3,8 @@
 Covers items 11-27 (user, file ownership, setuid files, config, PID 1, healthcheck,
 stop grace period, read-only root, capabilities, no-new-privileges, limits, restart
 policy, publishing, network, Docker socket, log rotation, gunicorn settings) with
-evidence from `docker inspect`, `docker exec` and the host's /proc, for each replica of
+evidence from `docker inspect` and the host's /proc (the container's processes and, through
+/proc/<pid>/root, its files: no shell or tool is needed in the image), for each replica of
 the calculator and for the proxy in front of them, each against what its role demands.
 Prints one table per container; exits 0 if all pass, 1 if any fails, 2 if there is no
 running container to check.

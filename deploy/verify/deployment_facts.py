@@ -1,4 +1,5 @@
-"""The facts about running compose containers: `docker inspect`, `docker exec`, host /proc.
+"""The facts about running compose containers: `docker inspect`, host /proc, the server's own
+`--print-config` (docker exec of the program PID 1 runs; the images need no shell).
 
 The host's /proc is the kernel's own account of a container's processes: a container
 can misreport itself, the host cannot.
@@ -122,7 +123,7 @@ class Deployment:
     def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
         """Run a command in the container as its own user; the caller reads the exit code.
 
-        Exit codes 0 and 1 are answers (find and test use 1); anything else means the
+        Exit codes 0 and 1 are answers (the caller judges them); anything else means the
         command could not run, which must never read as a passing check.
         """
         completed = run("docker", "exec", self.cid, *command, check=False)

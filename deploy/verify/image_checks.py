@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import container_root
 from checklist import Entry, registrar
+from container_root import READ, WRITE, Identity
 from deployment_facts import Deployment, read_host_status
 
 # What each role runs: its user, its server program (PID 1), its configuration file, and
@@ -30,40 +32,38 @@ def check_user(deployment: Deployment) -> tuple[bool, str]:
     uids = read_host_status(deployment.pid)["Uid"].split()
     gids = read_host_status(deployment.pid)["Gid"].split()
     numeric = bool(configured) and all(part.isdigit() for part in configured.split(":"))
-    identity = deployment.exec("id").stdout.strip()
-    passed = numeric and "0" not in uids and "0" not in gids and USER[deployment.role] in identity
+    # The names the container's own /etc/passwd and /etc/group give them, as `id` would.
+    user = container_root.user_name(deployment.pid, int(uids[0]))
+    group = container_root.group_name(deployment.pid, int(gids[0]))
+    identity = f"uid={uids[0]}({user}) gid={gids[0]}({group})"
+    passed = numeric and "0" not in uids and "0" not in gids and user == USER[deployment.role]
     evidence = f"User={configured or '(image default)'}; host Uid {uids[0]} Gid {gids[0]}"
     return passed, f"{evidence}; {identity}"
 
 
-# Whole-filesystem search: any file the runtime user owns or anyone may write is a
-# place code could be changed. /proc, /sys and /dev are kernel views, /tmp is tmpfs.
-WRITABLE_SEARCH = (
-    "find / -xdev ( -path /proc -o -path /sys -o -path /dev -o -path /tmp ) -prune -o "
-    "( -user {uid} -o -group {gid} -perm -g=w -o -perm -o=w ! -type l ! -perm -1000 ) -print"
-)
-
-
 @check("12", "code and environment not owned by or writable for the runtime user")
 def check_code_not_writable(deployment: Deployment) -> tuple[bool, str]:
-    uid, gid = (read_host_status(deployment.pid)[key].split()[0] for key in ("Uid", "Gid"))
-    found = deployment.exec(*WRITABLE_SEARCH.format(uid=uid, gid=gid).split()).stdout.split()
+    who = Identity.of(read_host_status(deployment.pid))
+    found = container_root.owned_or_writable(deployment.pid, who.uid, who.gid)
     if found:
         return False, f"{len(found)} writable or runtime-owned paths, e.g. {', '.join(found[:3])}"
-    return True, f"no path on the root filesystem is owned by {uid}:{gid} or writable by others"
+    return True, (
+        f"no path on the root filesystem is owned by {who.uid}:{who.gid} or writable by others"
+    )
 
 
 @check("13", "no setuid or setgid files")
 def check_no_setuid(deployment: Deployment) -> tuple[bool, str]:
-    found = deployment.exec("find", "/", "-xdev", "-perm", "/6000", "-type", "f").stdout.split()
-    return not found, ", ".join(found[:5]) if found else "find / -xdev -perm /6000: none"
+    found = container_root.setuid_files(deployment.pid)
+    return not found, ", ".join(found[:5]) if found else "root filesystem: no file with mode /6000"
 
 
 @check("14", "config file readable, not writable by the runtime user")
 def check_config_readable(deployment: Deployment) -> tuple[bool, str]:
     path = CONFIG[deployment.role]
-    readable = deployment.exec("test", "-r", path).returncode == 0
-    writable = deployment.exec("test", "-w", path).returncode == 0
+    who = Identity.of(read_host_status(deployment.pid))
+    readable = container_root.may_access(deployment.pid, path, who, READ)
+    writable = container_root.may_access(deployment.pid, path, who, WRITE)
     return readable and not writable, f"{path} readable={readable} writable={writable}"
 
 
@@ -89,7 +89,7 @@ def check_healthcheck(deployment: Deployment) -> tuple[bool, str]:
 
 def nginx_shutdown_timeout(deployment: Deployment) -> float:
     """nginx's worker_shutdown_timeout in seconds, read from the container's nginx.conf."""
-    text = deployment.exec("cat", CONFIG["proxy"]).stdout
+    text = container_root.read_text(deployment.pid, CONFIG["proxy"])
     match = re.search(r"^\s*worker_shutdown_timeout\s+(\d+)s?\s*;", text, re.MULTILINE)
     if match is None:
         raise ValueError("nginx.conf sets no worker_shutdown_timeout: a stop could wait forever")

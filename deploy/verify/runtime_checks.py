@@ -8,6 +8,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any
 
+import container_root
 from checklist import Entry, registrar
 from deployment_facts import Deployment, tree_status
 from image_checks import APP_ONLY, PROXY_ONLY
@@ -25,12 +26,12 @@ check = registrar(CHECKS)
 @check("18a", "read-only root filesystem (a write probe fails)")
 def check_read_only_root(deployment: Deployment) -> tuple[bool, str]:
     flag = bool(deployment.host.get("ReadonlyRootfs"))
-    probe = deployment.exec("touch", "/.verify-write-probe")
-    refused = "Read-only file system" in probe.stderr
-    if probe.returncode == 0:
-        deployment.exec("rm", "-f", "/.verify-write-probe")  # leave no trace in the container
-    reason = probe.stderr.strip() or "touch /.verify-write-probe succeeded"
-    return flag and refused, f"ReadonlyRootfs={flag}; {reason}"
+    options = container_root.mount_options(deployment.pid, "/")
+    # Through the container's own root mount: a read-only mount refuses even the host's root.
+    refusal = container_root.write_probe(deployment.pid, "/.verify-write-probe")
+    refused = "Read-only file system" in refusal
+    reason = refusal or "creating /.verify-write-probe succeeded"
+    return flag and refused, f"ReadonlyRootfs={flag}; root mount {options[0]}; {reason}"
 
 
 def tmpfs_targets(deployment: Deployment) -> list[str]:

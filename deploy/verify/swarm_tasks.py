@@ -12,16 +12,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import container_root
 from checklist import Entry, registrar
+from container_root import mount_options
 from deployment_facts import (
-    HOST_PROC,
     Deployment,
     VerificationError,
     read_host_status,
     run,
     tree_status,
 )
-from image_checks import WRITABLE_SEARCH
 
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
@@ -95,8 +95,8 @@ def as_task(deployment: Deployment) -> SwarmTask:
 
 @check("12", "code and environment not owned by or writable for the runtime user")
 def check_code_not_writable(deployment: Deployment) -> tuple[bool, str]:
-    uid, gid = (read_host_status(deployment.pid)[key].split()[0] for key in ("Uid", "Gid"))
-    found = deployment.exec(*WRITABLE_SEARCH.format(uid=uid, gid=gid).split()).stdout.split()
+    uid, gid = (int(read_host_status(deployment.pid)[key].split()[0]) for key in ("Uid", "Gid"))
+    found = container_root.owned_or_writable(deployment.pid, uid, gid)
     # The swarm config is the user's by design (uid/gid 10001), on a read-only mount:
     # owning it gives no way to change it. Item 21 checks both.
     read_only_config = "ro" in mount_options(deployment.pid, CONFIG_PATH)
@@ -124,7 +124,7 @@ def check_stop_grace(deployment: Deployment) -> tuple[bool, str]:
 def check_no_privilege_gain(deployment: Deployment) -> tuple[bool, str]:
     flags = tree_status(deployment, "NoNewPrivs")
     bounding = tree_status(deployment, "CapBnd")
-    setuid = deployment.exec("find", "/", "-xdev", "-perm", "/6000", "-type", "f").stdout.split()
+    setuid = container_root.setuid_files(deployment.pid)
     # With an empty bounding set no process can gain a capability, not even by
     # executing a setuid-root file, and there is no such file to execute.
     passed = bounding == {"0000000000000000"} and not setuid
@@ -139,15 +139,6 @@ def check_restart(deployment: Deployment) -> tuple[bool, str]:
     policy = as_task(deployment).spec["Spec"]["TaskTemplate"].get("RestartPolicy") or {}
     condition = policy.get("Condition", "any")  # Swarm's default
     return condition in {"any", "on-failure"}, f"condition {condition}, {json.dumps(policy)}"
-
-
-def mount_options(pid: int, target: str) -> list[str]:
-    """The kernel's per-mount options of `target` in the process's mount namespace."""
-    for line in (HOST_PROC / str(pid) / "mountinfo").read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if fields[4] == target:
-            return fields[5].split(",")
-    return []
 
 
 @check("21", "config a swarm config: 10001:10001 0440, mounted read-only")

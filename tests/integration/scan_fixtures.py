@@ -1,12 +1,14 @@
 """Builders for the scan tests: scan runs, throwaway images, a stand-in vulnerability database."""
 
 import datetime as dt
+import io
 import json
 import os
 import secrets
 import string
 import struct
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,59 @@ def locked_version(requirement: str) -> str:
         if rest and name.strip().lower() == requirement:
             return rest.split()[0].rstrip("\\").strip()
     raise LookupError(f"{requirement} is not pinned in runtime.txt")
+
+
+# Debian bookworm's merged /usr: dpkg lists /lib/... for what lives in /usr/lib/...
+MERGED_USR = ("/bin/", "/sbin/", "/lib/", "/lib64/")
+BASE_LABEL = "org.opencontainers.image.base.name"
+
+
+def exported_tar(*command: str) -> tarfile.TarFile:
+    """The tar stream a docker command (export, cp ... -) writes, opened in memory."""
+    done = subprocess.run(["docker", *command], capture_output=True, check=True, timeout=300)
+    return tarfile.open(fileobj=io.BytesIO(done.stdout))
+
+
+def merged(path: str) -> str:
+    """A dpkg-listed path where a merged-/usr system keeps it."""
+    return f"/usr{path}" if f"{path}/".startswith(MERGED_USR) else path
+
+
+def debian_packages_with_files(image: str) -> set[str]:
+    """The Debian packages that own a file (or symlink) in ``image``, by its base's dpkg lists.
+
+    Sourceless byte code (``x.pyc`` beside no ``x.py``) counts for the source it was
+    compiled from. Directories are left out: many packages share them.
+    """
+    label = f'{{{{index .Config.Labels "{BASE_LABEL}"}}}}'
+    base = docker("image", "inspect", "--format", label, image).stdout.strip()
+    owners: dict[str, set[str]] = {}
+    base_container = docker("create", base).stdout.strip()
+    try:
+        with exported_tar("cp", f"{base_container}:/var/lib/dpkg/info", "-") as info:
+            for member in info.getmembers():
+                if member.isfile() and member.name.endswith(".list"):
+                    package = Path(member.name).name.removesuffix(".list").partition(":")[0]
+                    listing = info.extractfile(member)
+                    assert listing is not None
+                    for line in listing.read().decode().splitlines():
+                        owners.setdefault(merged(line), set()).add(package)
+    finally:
+        docker("rm", base_container, check=False)
+    # A listed path above another is a directory (or /lib, a symlink to one): shared, not owned.
+    for directory in {str(Path(path).parent) for path in owners}:
+        owners.pop(directory, None)
+    created = docker("create", image).stdout.strip()
+    try:
+        with exported_tar("export", created) as exported:
+            files = [f"/{m.name}" for m in exported.getmembers() if not m.isdir()]
+    finally:
+        docker("rm", created, check=False)
+    packages: set[str] = set()
+    for file in files:
+        source = file.removesuffix("c") if file.endswith(".pyc") else file
+        packages |= owners.get(merged(source), set())
+    return packages
 
 
 _BOLT_PAGE_SIZE = 4096

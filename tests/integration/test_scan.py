@@ -23,6 +23,7 @@ from .scan_fixtures import (
     NOT_RUN,
     ScanRun,
     build_image,
+    debian_packages_with_files,
     fake_github_token,
     load_database,
     locked_version,
@@ -332,6 +333,18 @@ def test_sbom_lists_locked_runtime_packages(offline_scan: ScanRun, package: str)
     assert sbom["bomFormat"] == "CycloneDX"
     versions = {c["version"] for c in sbom["components"] if c["name"].lower() == package}
     assert versions == {locked_version(package)}
+
+
+def test_sbom_os_packages_are_the_packages_shipped(image: str, offline_scan: ScanRun) -> None:
+    """The SBOM's Debian packages are exactly those with a file in the image (by the base's dpkg
+    lists), and the SBOM names the OS, Debian, that scanners match them against."""
+    sbom = offline_scan.report("sbom.cdx.json")
+    listed = {
+        c["name"] for c in sbom["components"] if c.get("purl", "").startswith("pkg:deb/debian/")
+    }
+    operating_systems = [c for c in sbom["components"] if c.get("type") == "operating-system"]
+    assert listed == debian_packages_with_files(image)
+    assert [system["name"] for system in operating_systems] == ["debian"]
 
 
 def test_secret_in_an_overwritten_layer_is_found(dirty_scan: ScanRun) -> None:
