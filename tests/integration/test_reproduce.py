@@ -108,9 +108,9 @@ def test_docker_gets_the_reproducible_image(reproduction: Reproduction) -> None:
 
 
 def test_another_commit_time_is_reported(reproduction: Reproduction) -> None:
-    """A build a day earlier differs, and the report names the config date and /etc/shadow."""
+    """A build a day earlier differs, and the report names the config date and the files'
+    modification times."""
     assert reproduction.completed.returncode == 0, reproduction.completed.stderr
-    # Earlier, not later: useradd refuses a SOURCE_DATE_EPOCH in the future.
     earlier = reproduction.run("build", "earlier", SOURCE_DATE_EPOCH=str(commit_time() - ONE_DAY))
     assert earlier.returncode == 0, earlier.stdout + earlier.stderr
 
@@ -121,5 +121,4 @@ def test_another_commit_time_is_reported(reproduction: Reproduction) -> None:
     assert digests["first"] != digests["second"]
     assert "NOT reproducible: the image digests differ" in compared.stderr
     assert re.search(r"^config created: ", compared.stderr, re.MULTILINE)
-    assert "changed: etc/shadow" in compared.stderr
     assert re.search(r"files have another mtime", compared.stderr)
