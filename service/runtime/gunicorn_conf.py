@@ -108,14 +108,15 @@ worker_class = "gthread"
 threads = _integer_from_env("THREADS", 32, highest=64)
 # The one change to stock gthread. A new connection takes a worker thread until its
 # first bytes arrive, for up to gthread's DEFAULT_WORKER_DATA_TIMEOUT (5 s), before it
-# is handed to the poller; at 10 ms an idle connection goes to the poller almost at
-# once, while a client's first bytes, which follow its connect within microseconds on
-# a local network, are still read in the same thread. Measured straight against one
-# replica with 200 idle and 20 slow-header connections (docs/operations.md, "Slow
-# clients"): /livez answered after 15 s or not within 30 s at 5 s, within 0.25 s at
-# 10 ms with 32 threads a worker. A module constant, not a setting:
-# tests/unit/runtime/test_gunicorn.py fails on the upgrade that renames or ignores it.
-IDLE_CONNECTION_HANDOFF_SECONDS = 0.01
+# is handed to the poller; at 0.1 s an idle connection goes to the poller soon, while a
+# client's first bytes, which follow its connect within microseconds, are still read
+# in the same thread (a connection gthread hands back while its worker stops is closed
+# unread, so the wait is not shorter). Measured straight against one replica with 200
+# idle and 20 slow-header connections (docs/operations.md, "Slow clients"): /livez
+# answered after 15 s or not within 30 s at 5 s, within 0.6 s at 0.1 s with 32 threads
+# a worker. A module constant, not a setting: tests/unit/runtime/test_gunicorn.py fails
+# on the upgrade that renames or ignores it.
+IDLE_CONNECTION_HANDOFF_SECONDS = 0.1
 gthread.DEFAULT_WORKER_DATA_TIMEOUT = IDLE_CONNECTION_HANDOFF_SECONDS
 # The heartbeat file lives in memory: works with a read-only root and never stalls on disk.
 worker_tmp_dir = str(SHARED_MEMORY) if SHARED_MEMORY.is_dir() else None

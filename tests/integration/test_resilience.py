@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .docker_cli import LOOPBACK, PREFIX, docker, free_port, wait_for
 
@@ -126,9 +128,16 @@ def test_scrapes_stay_exact_while_workers_recycle(image: str) -> None:
 
 
 def scrape_while(url: str, running: threading.Event) -> list[tuple[int, float]]:
-    """Scrape every 50 ms while ``running``: the status and the /add count of each scrape."""
+    """Scrape every 50 ms while ``running``: the status and the /add count of each scrape.
+
+    Over one kept-alive connection, as Prometheus scrapes, and like its client a scrape
+    is sent once more when the server closed that connection as it was sent (RFC 9112
+    section 9.3.1: a recycled worker closes its idle connections). Any answer counts.
+    """
     scrapes = []
+    resend = Retry(total=1, connect=1, read=1, status=0, allowed_methods={"GET"})
     with requests.Session() as session:
+        session.mount("http://", HTTPAdapter(max_retries=resend))
         while running.is_set():
             answer = session.get(f"{url}/metrics", timeout=TIMEOUT)
             scrapes.append((answer.status_code, count_in(answer.text)))
