@@ -5,8 +5,8 @@
 #   python  stands in for python:3.11-slim-bookworm (the calculator's base):
 #           Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and
 #           python3.11 on /usr/local/bin, C.UTF-8, CA certificates and tzdata;
-#   nginx   Debian bookworm with Debian's nginx package, the base of the proxy
-#           image where nginxinc/nginx-unprivileged cannot be pulled.
+#   haproxy Debian bookworm with Debian's haproxy package (2.6), the base of the
+#           proxy image where the official haproxy image cannot be pulled.
 #
 # Both are trimmed like Debian's own slim images (no docs, man pages, locales,
 # apt lists or caches, no stdlib byte code).
@@ -24,12 +24,12 @@ case $flavour in
     packages=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd
     command='["python3"]'
     ;;
-  nginx)
-    packages=nginx,ca-certificates,tzdata,netbase,passwd
-    command='["nginx", "-g", "daemon off;"]'
+  haproxy)
+    packages=haproxy,ca-certificates,tzdata,netbase,passwd
+    command='["haproxy", "-db", "-f", "/etc/haproxy/haproxy.cfg"]'
     ;;
   *)
-    printf 'base-image: unknown flavour %s (python or nginx)\n' "$flavour" >&2
+    printf 'base-image: unknown flavour %s (python or haproxy)\n' "$flavour" >&2
     exit 2
     ;;
 esac
