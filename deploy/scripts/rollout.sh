@@ -5,8 +5,11 @@
 #   1. starts CALCULATOR_REPLICAS new replicas beside the old ones;
 #   2. waits until every new one reports healthy (ROLLOUT_WAIT_SECONDS, 90);
 #   3. stops the old ones: SIGTERM makes gunicorn close its listening socket, so
-#      the proxy, finding the connection refused, sends new requests to the new
-#      replicas, while the requests in progress finish (stop_grace_period);
+#      the edge's /livez check fails at once and takes each out of the pool, and a
+#      request that meets the closed socket first is retried on another replica
+#      (a refused connection was never sent); requests in progress finish
+#      (stop_grace_period). The new replicas are in the pool already: the edge
+#      finds them through DNS and puts them in after two good checks;
 #   4. removes them.
 # A new replica that is not healthy in time (ROLLOUT_WAIT_SECONDS), or that exits
 # or restarts first, aborts the rollout: the new replicas are removed, the old ones

@@ -68,7 +68,7 @@ def test_hardened_without_compose_only_keys(stack: dict[str, Any], service: str)
     assert set(resources["reservations"]) == {"cpus", "memory"}
     assert spec["deploy"]["restart_policy"]["condition"] in {"any", "on-failure"}
     assert set(spec["logging"]["options"]) == {"max-size", "max-file"}
-    assert seconds(spec["stop_grace_period"]) > 25  # gunicorn's 20 s, nginx's 25 s
+    assert seconds(spec["stop_grace_period"]) > 25  # gunicorn's 20 s, HAProxy's hard-stop-after 25 s
 
 
 def test_calculator_updates_are_health_gated_and_roll_back(stack: dict[str, Any]) -> None:
