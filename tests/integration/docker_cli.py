@@ -82,7 +82,16 @@ def gunicorn_workers(container: str) -> tuple[int, set[int]]:
     return masters[0], workers
 
 
-def nginx_workers(container: str) -> int:
-    """Return how many nginx worker processes run in the container."""
-    processes = container_processes(container)
-    return sum(args.startswith("nginx: worker process") for _, _, args in processes)
+def haproxy_threads(container: str) -> int:
+    """Return how many threads the container's HAProxy (its PID 1) runs."""
+    pid = int(docker("inspect", "--format", "{{.State.Pid}}", container).stdout)
+    return int(read_host_status(pid)["Threads"])
+
+
+def proxy_metrics(container: str) -> str:
+    """The edge's Prometheus exporter, asked inside the container on its internal port."""
+    script = (
+        "exec 3<>/dev/tcp/127.0.0.1/8405 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3"
+        " && cat <&3"
+    )
+    return docker("exec", container, "bash", "-c", script, timeout=30).stdout

@@ -1,28 +1,35 @@
-"""The proxy at the edge: its own answers keep the service's contract, request ids run
-through, one access record per request, keep-alive, spread over replicas, slow clients."""
+"""The HAProxy edge: its own answers keep the service's contract, request ids run through,
+one JSON access record per request, keep-alive both ways, replicas found and checked,
+slow and idle clients bounded, metrics kept off the public port."""
 
 import json
+import re
+import resource
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, inspect, nginx_workers, wait_for
-from .raw_http import GENERATED_ID, assert_problem, closed_by_peer, exchange
+from .docker_cli import LOOPBACK, docker, haproxy_threads, inspect, proxy_metrics, wait_for
+from .raw_http import GENERATED_ID, assert_problem, closed_by_peer, exchange, raw_answer
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 10
-# nginx's documented bounds (deploy/proxy/nginx.conf): whole header, and between body reads.
-CLIENT_HEADER_TIMEOUT = 5
-CLIENT_BODY_TIMEOUT = 5
+# The edge's documented bounds (deploy/proxy/haproxy.cfg): the request header, then its body.
+REQUEST_TIMEOUT = 5
+# A replica that stops answering its checks is out of the pool within this long.
+OUT_OF_POOL_SECONDS = 3
+IDLE_CONNECTIONS = 5000
 ACCESS_RECORD_FIELDS = {
-    "time", "request_id", "method", "path", "status", "bytes", "duration", "upstream_duration",
+    "time", "request_id", "client", "method", "path", "status", "termination", "bytes",
+    "duration_ms", "response_ms", "replica", "upstream", "retries",
 }  # fmt: skip
 
 
@@ -32,54 +39,117 @@ def get(path: str, *headers: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\n{extra}Connection: close\r\n\r\n".encode()
 
 
+def record_of(project: ComposeProject, request_id: str) -> dict[str, Any]:
+    """The edge's one access record of a request, once it is written."""
+    wait_for(
+        lambda: any(r["request_id"] == request_id for r in project.access_records()),
+        seconds=10,
+        what=f"the access record of {request_id}",
+    )
+    (record,) = [r for r in project.access_records() if r["request_id"] == request_id]
+    return record
+
+
+def body_request(method: str, path: str, length: int, *headers: str) -> bytes:
+    """A raw request head announcing a body of `length` bytes."""
+    extra = "".join(f"{header}\r\n" for header in headers)
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}"
+        f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
-        (b"NOT A REQUEST\r\n\r\n", 400),
-        (get("/livez", "Host: second.example"), 400),
+        (get("/.env"), 403),
+        (get("/metrics"), 404),
+        (get("/metrics/"), 404),
+        (b"TRACE /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
+        (body_request("POST", "/evaluate", 2_000_000), 413),
         (get("/evaluate?expr=" + "1" * 9000), 414),
         (get("/livez", "X-Padding: " + "a" * 9000), 431),
-        (
-            b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 2000000\r\nConnection: close\r\n\r\n",
-            413,
-        ),
+        (get("/livez", *(f"X-Field-{number}: 1" for number in range(49))), 431),
+        (b"FROBNICATE /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 501),
+        (b"M" * 40 + b" /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 501),
+        (b"GET /livez HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
     ],
-    ids=["malformed", "two-hosts", "uri-too-long", "header-too-large", "body-too-large"],
-)
-def test_proxy_refusals_are_problem_json(
+    ids=[
+        "dot-path", "metrics", "metrics-subpath", "trace", "body-too-large", "uri-too-long",
+        "header-too-large", "too-many-headers", "unknown-method", "long-method", "http2-line",
+    ],
+)  # fmt: skip
+def test_edge_refusals_are_problem_json(
     stack: ComposeProject, request_bytes: bytes, status: int
 ) -> None:
-    """What the proxy refuses itself is a problem document with the service's headers and id."""
+    """What the edge refuses itself is a problem document with the service's headers and id,
+    below gunicorn's own limits so gunicorn's HTML never answers."""
     assert_problem(exchange(stack.port, request_bytes), status)
 
 
-def test_timed_out_request_is_closed_and_recorded_as_408(stack: ComposeProject) -> None:
-    """A body that stops short of its Content-Length is closed after the body timeout and
-    recorded as 408 (nginx closes a timed-out request without an answer)."""
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"NOT A REQUEST\r\n\r\n",
+        b"GET /livez\r\n\r\n",
+        get("/livez", "Host: second.example"),
+        b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ],
+    ids=["malformed", "http-0.9", "two-hosts", "raw-bytes-in-path"],
+)
+def test_unparsable_requests_are_refused(stack: ComposeProject, request_bytes: bytes) -> None:
+    """A request line or header HAProxy cannot parse gets a 400 status line (HAProxy 2.6's own
+    answer: its parser refuses before any rule runs) and never reaches a replica."""
+    answer = exchange(stack.port, request_bytes)
+    assert answer.status == 400
+    assert b"alive" not in answer.body
+
+
+def test_slow_body_gets_a_408_problem_within_the_bound(stack: ComposeProject) -> None:
+    """A body trickled a byte every 0.5 s gets a 408 problem quoting the caller's id once the
+    request timeout has passed, and is recorded as 408 without reaching a replica."""
     request_id = "edge-timeout-1"
+    head = body_request("POST", "/evaluate", 100, f"X-Request-ID: {request_id}")
     with socket.create_connection((LOOPBACK, stack.port), timeout=TIMEOUT) as connection:
-        connection.sendall(
-            b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"X-Request-ID: " + request_id.encode() + b'\r\nContent-Length: 10\r\n\r\n["1'
-        )
+        connection.sendall(head.replace(b"Connection: close\r\n", b""))
         started = time.monotonic()
-        assert closed_by_peer(connection, timeout=CLIENT_BODY_TIMEOUT + 3)
-        assert time.monotonic() - started >= CLIENT_BODY_TIMEOUT - 1
-
-    def recorded() -> bool:
-        return any(r["request_id"] == request_id for r in stack.access_records())
-
-    wait_for(recorded, seconds=10, what="the access record of the timed-out request")
-    (record,) = [r for r in stack.access_records() if r["request_id"] == request_id]
+        connection.settimeout(0.5)
+        received = b""
+        while not received and time.monotonic() - started < REQUEST_TIMEOUT * 3:
+            try:
+                connection.sendall(b"1")
+                received = connection.recv(65536)
+            except TimeoutError:
+                continue
+        elapsed = time.monotonic() - started
+        reader = connection.makefile("rb")
+        rest = reader.read()
+    answer = raw_answer(received + rest)
+    assert elapsed >= REQUEST_TIMEOUT - 0.5
+    assert_problem(answer, 408, request_id=request_id)
+    record = record_of(stack, request_id)
     assert record["status"] == 408
-    assert record["upstream"] == ""
+    assert record["method"] == "POST"
+    assert record["replica"] == "<NOSRV>"
 
 
-def test_one_nginx_worker_under_the_default_quota(stack: ComposeProject) -> None:
-    """With compose's default PROXY_CPUS=1 nginx runs one worker, however many CPUs the host
-    has (nginx's own "auto" would start one per host CPU)."""
-    assert nginx_workers(stack.container_id("proxy")) == 1
+def test_slow_header_is_closed_within_the_bound(stack: ComposeProject) -> None:
+    """A request header that never completes is answered 408 and closed after the request
+    timeout."""
+    with socket.create_connection((LOOPBACK, stack.port), timeout=TIMEOUT) as connection:
+        connection.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = time.monotonic()
+        connection.settimeout(REQUEST_TIMEOUT * 3)
+        answered = connection.recv(65536)
+        elapsed = time.monotonic() - started
+    assert answered.startswith(b"HTTP/1.1 408 ")
+    assert elapsed >= REQUEST_TIMEOUT - 0.5
+
+
+def test_one_haproxy_thread_under_the_default_quota(stack: ComposeProject) -> None:
+    """With compose's default PROXY_CPUS=1 HAProxy runs one thread, however many CPUs the
+    host has (HAProxy's own default would start one per CPU it may run on)."""
+    assert haproxy_threads(stack.container_id("proxy")) == 1
 
 
 def test_caller_request_id_reaches_the_service(
@@ -138,7 +208,10 @@ def test_one_access_record_per_request(stack: ComposeProject, http: requests.Ses
         assert record["path"] == "/multiply"
         assert record["status"] == 200
         assert record["bytes"] > 0
-        assert float(record["upstream_duration"]) <= record["duration"] + 0.001
+        assert record["termination"] == "----"
+        assert record["replica"].startswith("app")
+        assert record["retries"] == "0"
+        assert 0 <= record["response_ms"] <= record["duration_ms"]
 
 
 def test_replicas_write_no_access_log(stack: ComposeProject, http: requests.Session) -> None:
@@ -183,7 +256,7 @@ def test_requests_are_spread_over_the_replicas(
         what="the access records of 40 requests",
     )
     reached = {
-        r["upstream"].split(":")[0] for r in stack.access_records() if r["request_id"] in ids
+        r["upstream"].rsplit(":", 1)[0] for r in stack.access_records() if r["request_id"] in ids
     }
     replicas = {
         network["IPAddress"]
@@ -249,5 +322,116 @@ def test_slow_and_idle_clients_do_not_hold_up_others(
                 response = session.get(f"{stack.base_url}{path}", timeout=1)
                 assert response.status_code == 200
                 assert time.monotonic() - started < 1
-    deadline = CLIENT_HEADER_TIMEOUT + 3
+    deadline = REQUEST_TIMEOUT + 3
     assert all(closed_by_peer(connection, timeout=deadline) for connection in hostile_clients[:5])
+
+
+def test_access_record_is_utf8_whatever_the_client_sent(stack: ComposeProject) -> None:
+    """Raw non-UTF-8 bytes and quotes in a header still give one valid JSON record, in UTF-8,
+    with the real method."""
+    request_id = "edge-utf8"
+    answer = exchange(
+        stack.port,
+        b'POST /evaluate HTTP/1.1\r\nHost: x\r\nUser-Agent: caf\xe9 "\\ \xff\r\n'
+        b"X-Request-ID: edge-utf8\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 9\r\nConnection: close\r\n\r\n["1 + 1"]',
+    )
+    assert answer.status == 200
+    record = record_of(stack, request_id)  # parsed as JSON from UTF-8 text
+    assert record["method"] == "POST"
+    assert record["user_agent"].startswith("caf")
+    assert '"' in record["user_agent"]
+
+
+def test_metrics_stay_on_the_internal_networks(stack: ComposeProject) -> None:
+    """/metrics is a 404 problem on the public port (pinned above); the edge's exporter
+    answers on its internal port, and the replicas' /metrics on the internal network."""
+    metrics = proxy_metrics(stack.container_id("proxy"))
+    assert 'haproxy_backend_active_servers{proxy="calculator"}' in metrics
+    replica = docker(
+        "exec", stack.container_id("proxy"), "bash", "-c",
+        "exec 3<>/dev/tcp/calculator/8000 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3"
+        " && cat <&3", timeout=30,
+    ).stdout  # fmt: skip
+    assert replica.startswith("HTTP/1.1 200") or replica.startswith("HTTP/1.0 200"), replica[:200]
+    assert "# TYPE" in replica
+
+
+def reused_connections(stack: ComposeProject) -> int:
+    """Connections to the replicas the edge has reused for another request, summed."""
+    metrics = proxy_metrics(stack.container_id("proxy"))
+    pattern = r'^haproxy_server_connection_reuses_total\{proxy="calculator",[^}]*\} (\d+)'
+    return sum(int(count) for count in re.findall(pattern, metrics, re.MULTILINE))
+
+
+def test_connections_to_the_replicas_are_reused(
+    stack: ComposeProject, http: requests.Session
+) -> None:
+    """Requests on one client connection reuse the edge's keep-alive connections to the
+    replicas instead of opening one per request."""
+    before = reused_connections(stack)
+    for _ in range(20):
+        assert http.get(f"{stack.base_url}/livez", timeout=TIMEOUT).status_code == 200
+    assert reused_connections(stack) - before >= 10
+
+
+def replicas_up(stack: ComposeProject) -> int:
+    """How many replica addresses in the edge's pool are UP (taking requests)."""
+    metrics = proxy_metrics(stack.container_id("proxy"))
+    pattern = r'^haproxy_server_status\{proxy="calculator",server="app\d+",state="UP"\} 1$'
+    return len(re.findall(pattern, metrics, re.MULTILINE))
+
+
+def test_frozen_replica_leaves_the_pool_and_comes_back(stack: ComposeProject) -> None:
+    """A paused replica is out of the pool within 3 s (its /livez checks time out), requests
+    keep succeeding meanwhile, and it is back once it answers again."""
+    replicas = stack.container_ids()
+    wait_for(lambda: replicas_up(stack) == len(replicas), seconds=10, what="every replica UP")
+    docker("pause", replicas[0])
+    try:
+        paused = time.monotonic()
+        wait_for(
+            lambda: replicas_up(stack) == len(replicas) - 1,
+            seconds=OUT_OF_POOL_SECONDS + 2,
+            what="the frozen replica out of the pool",
+        )
+        # Polled through `docker exec`, which adds its own lag: half a second is allowed.
+        assert time.monotonic() - paused <= OUT_OF_POOL_SECONDS + 0.5
+        for _ in range(10):
+            assert requests.get(f"{stack.base_url}/livez", timeout=2).status_code == 200
+    finally:
+        docker("unpause", replicas[0])
+    wait_for(
+        lambda: replicas_up(stack) == len(replicas),
+        seconds=10,
+        what="the thawed replica back in the pool",
+    )
+
+
+def test_trickled_bodies_do_not_lock_others_out(stack: ComposeProject) -> None:
+    """With 64 bodies trickled from one address held open, /livez still answers."""
+    with ExitStack() as held:
+        for _ in range(64):
+            connection = held.enter_context(
+                socket.create_connection((LOOPBACK, stack.port), timeout=TIMEOUT)
+            )
+            connection.sendall(body_request("POST", "/evaluate", 1000)[:-2] + b"\r\n[")
+        for _ in range(5):
+            assert requests.get(f"{stack.base_url}/livez", timeout=2).status_code == 200
+
+
+def test_published_port_outlasts_thousands_of_idle_connections(stack: ComposeProject) -> None:
+    """5,000 idle connections to the published port, then probes still answer: neither the
+    port's forwarding nor the edge's connection limit gives out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = IDLE_CONNECTIONS + 256
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < needed:
+        pytest.skip(f"this process may open only {hard} files")
+    with ExitStack() as held:
+        for _ in range(IDLE_CONNECTIONS):
+            held.enter_context(socket.create_connection((LOOPBACK, stack.port), timeout=TIMEOUT))
+        for _ in range(5):
+            assert requests.get(f"{stack.base_url}/livez", timeout=5).status_code == 200
+    wait_for(stack.is_ready, seconds=10, what="/livez after the idle connections closed")
