@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from .compose_project import ComposeProject
-from .docker_cli import PREFIX, ROOT, docker, free_port
+from .docker_cli import PREFIX, ROOT, docker, free_port, wait_for
 from .wrk_load import load
 
 pytestmark = pytest.mark.integration
@@ -44,17 +44,19 @@ def rollout(project: ComposeProject, **settings: str) -> subprocess.CompletedPro
     )
 
 
-def test_rollout_under_load_fails_no_request(replicated: ComposeProject) -> None:
-    """`make rollout` under 32 connections of wrk: new replica ids, 0 non-2xx, 0 socket errors."""
+@pytest.mark.parametrize("replicas", [2, 3, 5])
+def test_rollout_under_load_fails_no_request(replicated: ComposeProject, replicas: int) -> None:
+    """`make rollout` to 2, 3 and 5 replicas under 32 connections of wrk: new replica ids,
+    0 non-2xx, 0 socket errors."""
     before = replicated.container_ids()
     with load(f"{replicated.base_url}/add?a=1&b=2") as summary:
-        time.sleep(1)
-        done = rollout(replicated)
-        time.sleep(1)
+        wait_for(replicated.is_ready, seconds=10, what="the stack serving under load")
+        done = rollout(replicated, CALCULATOR_REPLICAS=str(replicas))
+        wait_for(replicated.is_ready, seconds=10, what="the stack serving after the rollout")
     print(summary[0].text)  # the figures, for anyone running with -s
     assert done.returncode == 0, done.stdout + done.stderr
     after = replicated.container_ids()
-    assert len(after) == len(before)
+    assert len(after) == replicas
     assert not set(after) & set(before)
     (result,) = summary
     assert result.requests > 0, result.text
@@ -77,8 +79,8 @@ def test_broken_rollout_rolls_nothing_out(replicated: ComposeProject) -> None:
     assert result.failed == 0, result.text
 
 
-def test_killed_replica_under_load_fails_under_a_thousandth(replicated: ComposeProject) -> None:
-    """A replica killed under wrk load: fewer than 0.1 % of the requests fail."""
+def test_killed_replica_under_load_fails_no_get(replicated: ComposeProject) -> None:
+    """A replica killed under wrk load of GETs: no request fails (retried on another)."""
     victim = replicated.container_ids()[0]
     with load(f"{replicated.base_url}/add?a=1&b=2", seconds=KILL_LOAD_SECONDS) as summary:
         time.sleep(2)
@@ -87,4 +89,4 @@ def test_killed_replica_under_load_fails_under_a_thousandth(replicated: ComposeP
     (result,) = summary
     print(result.text)
     assert result.requests > 0, result.text
-    assert result.failed < result.requests / 1000, result.text
+    assert result.failed == 0, result.text
