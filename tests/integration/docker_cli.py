@@ -2,10 +2,12 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,27 @@ def container_processes(container: str) -> list[tuple[int, int, str]]:
     table = docker("top", container, "-o", "pid,ppid,args").stdout.splitlines()[1:]
     rows = [line.split(None, 2) for line in table]
     return [(int(pid), int(ppid), args) for pid, ppid, args in rows]
+
+
+@contextmanager
+def frozen(container: str) -> Iterator[None]:
+    """Stop every process of the container with SIGSTOP for the block, then SIGCONT them all.
+
+    What a frozen replica looks like to the edge: its sockets accept (the kernel completes
+    the handshake) and nothing answers. `docker pause` does the same through the freezer
+    cgroup, but fails ("unable to freeze") when a process is busy in the kernel under load.
+    """
+    stopped = [pid for pid, _, _ in container_processes(container)]
+    try:
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        # Processes started meanwhile (a healthcheck's exec) were never stopped; resuming
+        # them does no harm, and a stopped one gone since is no error.
+        for pid in {*stopped, *(pid for pid, _, _ in container_processes(container))}:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def gunicorn_workers(container: str) -> tuple[int, set[int]]:

@@ -10,13 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import Any
 
 import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, docker, haproxy_threads, inspect, proxy_metrics, wait_for
+from .docker_cli import LOOPBACK, docker, frozen, haproxy_threads, proxy_metrics, wait_for
 from .raw_http import GENERATED_ID, assert_problem, closed_by_peer, exchange, raw_answer
 
 pytestmark = pytest.mark.integration
@@ -37,17 +36,6 @@ def get(path: str, *headers: str) -> bytes:
     """A raw GET request with extra header lines."""
     extra = "".join(f"{header}\r\n" for header in headers)
     return f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\n{extra}Connection: close\r\n\r\n".encode()
-
-
-def record_of(project: ComposeProject, request_id: str) -> dict[str, Any]:
-    """The edge's one access record of a request, once it is written."""
-    wait_for(
-        lambda: any(r["request_id"] == request_id for r in project.access_records()),
-        seconds=10,
-        what=f"the access record of {request_id}",
-    )
-    (record,) = [r for r in project.access_records() if r["request_id"] == request_id]
-    return record
 
 
 def body_request(method: str, path: str, length: int, *headers: str) -> bytes:
@@ -127,7 +115,7 @@ def test_slow_body_gets_a_408_problem_within_the_bound(stack: ComposeProject) ->
     answer = raw_answer(received + rest)
     assert elapsed >= REQUEST_TIMEOUT - 0.5
     assert_problem(answer, 408, request_id=request_id)
-    record = record_of(stack, request_id)
+    record = stack.access_record(request_id)
     assert record["status"] == 408
     assert record["method"] == "POST"
     assert record["replica"] == "<NOSRV>"
@@ -258,11 +246,7 @@ def test_requests_are_spread_over_the_replicas(
     reached = {
         r["upstream"].rsplit(":", 1)[0] for r in stack.access_records() if r["request_id"] in ids
     }
-    replicas = {
-        network["IPAddress"]
-        for replica in stack.container_ids()
-        for network in inspect(replica)["NetworkSettings"]["Networks"].values()
-    }
+    replicas = set().union(*(stack.addresses(replica) for replica in stack.container_ids()))
     assert reached == replicas
 
 
@@ -337,7 +321,7 @@ def test_access_record_is_utf8_whatever_the_client_sent(stack: ComposeProject) -
         b'Content-Length: 9\r\nConnection: close\r\n\r\n["1 + 1"]',
     )
     assert answer.status == 200
-    record = record_of(stack, request_id)  # parsed as JSON from UTF-8 text
+    record = stack.access_record(request_id)  # parsed as JSON from UTF-8 text
     assert record["method"] == "POST"
     assert record["user_agent"].startswith("caf")
     assert '"' in record["user_agent"]
@@ -375,23 +359,15 @@ def test_connections_to_the_replicas_are_reused(
     assert reused_connections(stack) - before >= 10
 
 
-def replicas_up(stack: ComposeProject) -> int:
-    """How many replica addresses in the edge's pool are UP (taking requests)."""
-    metrics = proxy_metrics(stack.container_id("proxy"))
-    pattern = r'^haproxy_server_status\{proxy="calculator",server="app\d+",state="UP"\} 1$'
-    return len(re.findall(pattern, metrics, re.MULTILINE))
-
-
 def test_frozen_replica_leaves_the_pool_and_comes_back(stack: ComposeProject) -> None:
-    """A paused replica is out of the pool within 3 s (its /livez checks time out), requests
-    keep succeeding meanwhile, and it is back once it answers again."""
+    """A frozen replica (every process stopped) is out of the pool within 3 s (its /livez
+    checks time out), requests keep succeeding meanwhile, and it is back once it thaws."""
     replicas = stack.container_ids()
-    wait_for(lambda: replicas_up(stack) == len(replicas), seconds=10, what="every replica UP")
-    docker("pause", replicas[0])
-    try:
+    wait_for(lambda: stack.replicas_up() == len(replicas), seconds=10, what="every replica UP")
+    with frozen(replicas[0]):
         paused = time.monotonic()
         wait_for(
-            lambda: replicas_up(stack) == len(replicas) - 1,
+            lambda: stack.replicas_up() == len(replicas) - 1,
             seconds=OUT_OF_POOL_SECONDS + 2,
             what="the frozen replica out of the pool",
         )
@@ -399,10 +375,8 @@ def test_frozen_replica_leaves_the_pool_and_comes_back(stack: ComposeProject) ->
         assert time.monotonic() - paused <= OUT_OF_POOL_SECONDS + 0.5
         for _ in range(10):
             assert requests.get(f"{stack.base_url}/livez", timeout=2).status_code == 200
-    finally:
-        docker("unpause", replicas[0])
     wait_for(
-        lambda: replicas_up(stack) == len(replicas),
+        lambda: stack.replicas_up() == len(replicas),
         seconds=10,
         what="the thawed replica back in the pool",
     )

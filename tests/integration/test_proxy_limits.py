@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import PREFIX, docker, free_port, haproxy_threads, wait_for
+from .docker_cli import PREFIX, free_port, frozen, haproxy_threads, wait_for
 from .raw_http import Answer, assert_problem
 
 pytestmark = pytest.mark.integration
@@ -39,17 +39,6 @@ def answer(response: requests.Response) -> Answer:
     return Answer(response.status_code, response.headers, response.content)  # type: ignore[arg-type]
 
 
-def record_of(project: ComposeProject, request_id: str) -> dict[str, Any]:
-    """The edge's one access record of a request."""
-    wait_for(
-        lambda: any(r["request_id"] == request_id for r in project.access_records()),
-        seconds=10,
-        what=f"the access record of {request_id}",
-    )
-    (record,) = [r for r in project.access_records() if r["request_id"] == request_id]
-    return record
-
-
 def passes(project: ComposeProject) -> bool:
     """True when a request is let through the rate limit again."""
     return requests.get(f"{project.base_url}/livez", timeout=TIMEOUT).status_code == 200
@@ -72,50 +61,43 @@ def test_rate_limit_answers_429_with_retry_after(limited: ComposeProject) -> Non
     wait_for(lambda: passes(limited), seconds=10, what="a request after the window")
 
 
-def send_while_paused(
-    project: ComposeProject, method: str, victim: str, tag: str
-) -> list[tuple[requests.Response, dict[str, Any]]]:
-    """With `victim` paused, send requests until one was given to it (at most 4); return
-    each answer with its access record."""
-    victim_address = next(
-        network["IPAddress"]
-        for network in docker_inspect(victim)["NetworkSettings"]["Networks"].values()
-    )
-    sent = []
-    docker("pause", victim)
-    try:
-        for number in range(4):
+def send_while_frozen(
+    project: ComposeProject, method: str, tag: str
+) -> tuple[requests.Response, dict[str, Any]]:
+    """With every replica in the pool and the first one frozen, send requests until one was
+    given to the frozen one (round robin: within as many requests as there are replicas);
+    return that answer with its access record."""
+    replicas = project.container_ids()
+    wait_for(lambda: project.replicas_up() == len(replicas), seconds=15, what="every replica UP")
+    victim = replicas[0]
+    victim_addresses = project.addresses(victim)
+    url = f"{project.base_url}/evaluate" if method == "POST" else f"{project.base_url}/add"
+    with frozen(victim):
+        for number in range(len(replicas)):
             request_id = f"{tag}-{number}"
             response = requests.request(
                 method,
-                f"{project.base_url}/evaluate" if method == "POST" else f"{project.base_url}/add",
+                url,
                 params=None if method == "POST" else {"a": "1", "b": "2"},
                 data=json.dumps(["1 + 1"]) if method == "POST" else None,
                 headers={"X-Request-ID": request_id, "Content-Type": "application/json"},
                 timeout=TIMEOUT * 2,
             )
-            record = record_of(project, request_id)
-            sent.append((response, record))
-            if record["retries"] != "0" or record["upstream"].startswith(f"{victim_address}:"):
+            record = project.access_record(request_id)
+            tried = record["retries"] != "0" or record["upstream"].rsplit(":", 1)[0] in (
+                victim_addresses
+            )
+            if tried:
                 break
-    finally:
-        docker("unpause", victim)
     wait_for(lambda: passes(project), seconds=10, what="the stack serving again")
-    return sent
-
-
-def docker_inspect(container: str) -> dict[str, Any]:
-    """`docker inspect` of a container."""
-    document: list[dict[str, Any]] = json.loads(docker("inspect", container).stdout)
-    return document[0]
+    assert tried, f"no request was given to the frozen replica: {record}"
+    return response, record
 
 
 def test_get_is_retried_on_another_replica(limited: ComposeProject) -> None:
     """A GET given to a replica that gives no answer in time is sent again to another one:
     the client gets 200 and the access record counts the retry."""
-    victim = limited.container_ids()[0]
-    sent = send_while_paused(limited, "GET", victim, "limits-get")
-    response, record = sent[-1]
+    response, record = send_while_frozen(limited, "GET", "limits-get")
     assert response.status_code == 200, record
     assert record["retries"] != "0", record
     assert record["termination"] == "----"
@@ -124,9 +106,7 @@ def test_get_is_retried_on_another_replica(limited: ComposeProject) -> None:
 def test_post_that_reached_a_replica_is_not_sent_again(limited: ComposeProject) -> None:
     """A POST given to a replica that gives no answer in time is never sent again: a 504
     problem, and the record counts no retry."""
-    victim = limited.container_ids()[0]
-    sent = send_while_paused(limited, "POST", victim, "limits-post")
-    response, record = sent[-1]
+    response, record = send_while_frozen(limited, "POST", "limits-post")
     assert response.status_code == 504, record
     assert_problem(answer(response), 504, request_id=record["request_id"])
     assert record["retries"] == "0"
