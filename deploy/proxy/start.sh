@@ -4,6 +4,8 @@
 # foreground). haproxy.cfg reads the values as "${PROXY_*}".
 #
 #   PROXY_UPSTREAM          host:port of the replicas' DNS name (calculator:8000)
+#   PROXY_REQUEST_TIMEOUT   seconds for a whole request, header and body, from its first
+#                           byte (5): half for the header, the other half for the body
 #   PROXY_UPSTREAM_TIMEOUT  seconds to wait for one replica's answer (30)
 #   PROXY_RATE_LIMIT        requests per second per client address; 0 is off (0)
 #   PROXY_MAX_CONNECTIONS   client connections held at once (7500)
@@ -47,6 +49,7 @@ usable_cpus() {
 }
 
 PROXY_UPSTREAM=${PROXY_UPSTREAM:-calculator:8000}
+PROXY_REQUEST_TIMEOUT=${PROXY_REQUEST_TIMEOUT:-5}
 PROXY_UPSTREAM_TIMEOUT=${PROXY_UPSTREAM_TIMEOUT:-30}
 PROXY_RATE_LIMIT=${PROXY_RATE_LIMIT:-0}
 PROXY_MAX_CONNECTIONS=${PROXY_MAX_CONNECTIONS:-7500}
@@ -57,13 +60,19 @@ case $PROXY_UPSTREAM in
   *:*) ;;
   *) fail "PROXY_UPSTREAM=$PROXY_UPSTREAM is not host:port" ;;
 esac
+number PROXY_REQUEST_TIMEOUT "$PROXY_REQUEST_TIMEOUT" 1 3600
 number PROXY_UPSTREAM_TIMEOUT "$PROXY_UPSTREAM_TIMEOUT" 1 3600
 number PROXY_RATE_LIMIT "$PROXY_RATE_LIMIT" 0 1000000
 number PROXY_MAX_CONNECTIONS "$PROXY_MAX_CONNECTIONS" 1 1000000
 number PROXY_REPLICA_SLOTS "$PROXY_REPLICA_SLOTS" 1 1000
 PROXY_THREADS=$(usable_cpus)
+# HAProxy 2.6 waits for a header and for a body separately, each with a fixed time
+# (the body's wait starts when the header is complete): the two halves add up to the
+# whole bound, however the request is paced.
+PROXY_HEADER_TIMEOUT_MS=$((PROXY_REQUEST_TIMEOUT * 500))
+PROXY_BODY_TIMEOUT_MS=$((PROXY_REQUEST_TIMEOUT * 1000 - PROXY_HEADER_TIMEOUT_MS))
 export PROXY_UPSTREAM PROXY_UPSTREAM_TIMEOUT PROXY_RATE_LIMIT PROXY_MAX_CONNECTIONS \
-  PROXY_REPLICA_SLOTS PROXY_THREADS
+  PROXY_REPLICA_SLOTS PROXY_THREADS PROXY_HEADER_TIMEOUT_MS PROXY_BODY_TIMEOUT_MS
 
 # -db: foreground, no daemon; logs go to stdout (haproxy.cfg).
 exec haproxy -db -f /etc/haproxy/haproxy.cfg
