@@ -148,5 +148,7 @@ def test_killed_replica_under_load_fails_no_get(replicated: ComposeProject) -> N
         wait_for(replicated.is_ready, seconds=10, what="the stack serving after the kill")
     (result,) = summary
     print(result.text)
+    if result.failed:
+        print(*failures(replicated), sep="\n")  # shown with the failure
     assert result.requests > 0, result.text
     assert result.failed == 0, result.text
