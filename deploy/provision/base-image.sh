@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Builds a stand-in base image from Debian packages, for hosts that cannot pull
-# from a registry. Two flavours:
+# from a registry. Three flavours:
 #
 #   python  stands in for python:3.11-slim-bookworm (the calculator's base):
 #           Debian bookworm, CPython 3.11 with venv/ensurepip, python3 and
 #           python3.11 on /usr/local/bin, C.UTF-8, CA certificates and tzdata;
-#   nginx   Debian bookworm with Debian's nginx package, the base of the proxy
-#           image where nginxinc/nginx-unprivileged cannot be pulled;
+#   haproxy Debian bookworm with Debian's haproxy package (2.6), the base of the
+#           proxy image where the official haproxy image cannot be pulled;
 #   registry  Debian bookworm with Debian's docker-registry (distribution 2.8)
 #           and wget for its healthcheck, the base of the local registry image
 #           where the official registry image cannot be pulled.
 #
-# Both are trimmed like Debian's own slim images (no docs, man pages, locales,
+# All are trimmed like Debian's own slim images (no docs, man pages, locales,
 # apt lists or caches, no stdlib byte code).
 #
 # Usage: base-image.sh [TAG [FLAVOUR]]
@@ -27,16 +27,17 @@ case $flavour in
     packages=python3.11,python3.11-venv,ca-certificates,tzdata,netbase,passwd
     command='["python3"]'
     ;;
-  nginx)
-    packages=nginx,ca-certificates,tzdata,netbase,passwd
-    command='["nginx", "-g", "daemon off;"]'
+  haproxy)
+    packages=haproxy,ca-certificates,tzdata,netbase,passwd
+    command='["haproxy", "-db", "-f", "/etc/haproxy/haproxy.cfg"]'
     ;;
   registry)
     packages=docker-registry,wget,netbase,passwd
     command='["docker-registry", "serve", "/etc/docker/registry/config.yml"]'
     ;;
   *)
-    printf 'base-image: unknown flavour %s (python, nginx or registry)\n' "$flavour" >&2
+    printf 'base-image: unknown flavour %s (python, haproxy or registry)
+' "$flavour" >&2
     exit 2
     ;;
 esac

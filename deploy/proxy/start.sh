@@ -1,15 +1,16 @@
 #!/bin/sh
-# The proxy's command: renders the settings from the environment into the
-# files nginx.conf includes, then becomes nginx (PID 1, in the foreground).
+# The proxy's command: checks the settings from the environment, sets the thread
+# count from the container's CPU quota, then becomes HAProxy (PID 1, in the
+# foreground). haproxy.cfg reads the values as "${PROXY_*}".
 #
-#   PROXY_UPSTREAM                host:port of the replicas' DNS name (calculator:8000)
-#   PROXY_UPSTREAM_TIMEOUT        seconds to wait for one replica's answer (30)
-#   PROXY_CONNECTIONS_PER_CLIENT  requests in progress per client address (64)
-#   PROXY_RATE_LIMIT              requests per second per client address; 0 is off (0)
-#   PROXY_RATE_BURST              requests above the rate let through at once (20)
+#   PROXY_UPSTREAM          host:port of the replicas' DNS name (calculator:8000)
+#   PROXY_REQUEST_TIMEOUT   seconds for a whole request, header and body, from its first
+#                           byte (5): half for the header, the other half for the body
+#   PROXY_UPSTREAM_TIMEOUT  seconds to wait for one replica's answer (30)
+#   PROXY_RATE_LIMIT        requests per second per client address; 0 is off (0)
+#   PROXY_MAX_CONNECTIONS   client connections held at once (7500)
+#   PROXY_REPLICA_SLOTS     most replica addresses in the pool at once (16)
 set -eu
-
-settings=/tmp/nginx
 
 fail() {
   printf 'proxy: %s\n' "$*" >&2
@@ -22,13 +23,14 @@ number() {
   case $value in
     '' | *[!0-9]*) fail "$name=$value is not a whole number from $low to $high" ;;
   esac
-  if [ "${#value}" -gt 6 ] || [ "$value" -lt "$low" ] || [ "$value" -gt "$high" ]; then
+  if [ "${#value}" -gt 7 ] || [ "$value" -lt "$low" ] || [ "$value" -gt "$high" ]; then
     fail "$name=$value is not a whole number from $low to $high"
   fi
 }
 
-# The CPUs nginx may use: those it may run on, capped by the container's CPU quota
+# The CPUs HAProxy may use: those it may run on, capped by the container's CPU quota
 # (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us over cpu.cfs_period_us) rounded up.
+# HAProxy's own default counts the CPUs it may run on, not the quota.
 usable_cpus() {
   cpus=$(nproc)
   quota='' period=''
@@ -46,44 +48,31 @@ usable_cpus() {
   printf '%s\n' "$cpus"
 }
 
-upstream=${PROXY_UPSTREAM:-calculator:8000}
-upstream_timeout=${PROXY_UPSTREAM_TIMEOUT:-30}
-connections=${PROXY_CONNECTIONS_PER_CLIENT:-64}
-rate=${PROXY_RATE_LIMIT:-0}
-burst=${PROXY_RATE_BURST:-20}
+PROXY_UPSTREAM=${PROXY_UPSTREAM:-calculator:8000}
+PROXY_REQUEST_TIMEOUT=${PROXY_REQUEST_TIMEOUT:-5}
+PROXY_UPSTREAM_TIMEOUT=${PROXY_UPSTREAM_TIMEOUT:-30}
+PROXY_RATE_LIMIT=${PROXY_RATE_LIMIT:-0}
+PROXY_MAX_CONNECTIONS=${PROXY_MAX_CONNECTIONS:-7500}
+PROXY_REPLICA_SLOTS=${PROXY_REPLICA_SLOTS:-16}
 
-case $upstream in
-  *[!A-Za-z0-9.:-]* | '' | :* | *:) fail "PROXY_UPSTREAM=$upstream is not host:port" ;;
+case $PROXY_UPSTREAM in
+  *[!A-Za-z0-9.:-]* | '' | :* | *:) fail "PROXY_UPSTREAM=$PROXY_UPSTREAM is not host:port" ;;
   *:*) ;;
-  *) fail "PROXY_UPSTREAM=$upstream is not host:port" ;;
+  *) fail "PROXY_UPSTREAM=$PROXY_UPSTREAM is not host:port" ;;
 esac
-number PROXY_UPSTREAM_TIMEOUT "$upstream_timeout" 1 3600
-number PROXY_CONNECTIONS_PER_CLIENT "$connections" 1 100000
-number PROXY_RATE_LIMIT "$rate" 0 100000
-number PROXY_RATE_BURST "$burst" 0 100000
+number PROXY_REQUEST_TIMEOUT "$PROXY_REQUEST_TIMEOUT" 1 3600
+number PROXY_UPSTREAM_TIMEOUT "$PROXY_UPSTREAM_TIMEOUT" 1 3600
+number PROXY_RATE_LIMIT "$PROXY_RATE_LIMIT" 0 1000000
+number PROXY_MAX_CONNECTIONS "$PROXY_MAX_CONNECTIONS" 1 1000000
+number PROXY_REPLICA_SLOTS "$PROXY_REPLICA_SLOTS" 1 1000
+PROXY_THREADS=$(usable_cpus)
+# HAProxy 2.6 waits for a header and for a body separately, each with a fixed time
+# (the body's wait starts when the header is complete): the two halves add up to the
+# whole bound, however the request is paced.
+PROXY_HEADER_TIMEOUT_MS=$((PROXY_REQUEST_TIMEOUT * 500))
+PROXY_BODY_TIMEOUT_MS=$((PROXY_REQUEST_TIMEOUT * 1000 - PROXY_HEADER_TIMEOUT_MS))
+export PROXY_UPSTREAM PROXY_UPSTREAM_TIMEOUT PROXY_RATE_LIMIT PROXY_MAX_CONNECTIONS \
+  PROXY_REPLICA_SLOTS PROXY_THREADS PROXY_HEADER_TIMEOUT_MS PROXY_BODY_TIMEOUT_MS
 
-mkdir -p "$settings"
-printf 'worker_processes %s;\n' "$(usable_cpus)" >"$settings/main.conf"
-# The $names below are nginx variables, written literally.
-# shellcheck disable=SC2016
-{
-  printf 'map "" $calculator_upstream { default "%s"; }\n' "$upstream"
-  printf 'limit_conn_zone $binary_remote_addr zone=per_client_connections:10m;\n'
-  if [ "$rate" -gt 0 ]; then
-    printf 'limit_req_zone $binary_remote_addr zone=per_client_rate:10m rate=%sr/s;\n' "$rate"
-  fi
-} >"$settings/http.conf"
-{
-  printf 'limit_conn per_client_connections %s;\n' "$connections"
-  # nginx takes no burst=0: without the parameter there is no burst.
-  if [ "$rate" -gt 0 ] && [ "$burst" -gt 0 ]; then
-    printf 'limit_req zone=per_client_rate burst=%s nodelay;\n' "$burst"
-  elif [ "$rate" -gt 0 ]; then
-    printf 'limit_req zone=per_client_rate;\n'
-  fi
-  printf 'proxy_read_timeout %ss;\n' "$upstream_timeout"
-} >"$settings/server.conf"
-
-# -e: nginx opens its error log before reading nginx.conf; the compiled-in file
-# would be on the read-only root.
-exec nginx -e stderr -g 'daemon off;'
+# -db: foreground, no daemon; logs go to stdout (haproxy.cfg).
+exec haproxy -db -f /etc/haproxy/haproxy.cfg

@@ -4,7 +4,7 @@
 #   choose_base            BASE_IMAGE: unset (the Dockerfile's pinned official
 #                          image) or the Debian-built stand-in when no registry answers
 #   choose_proxy_base      PROXY_BASE_IMAGE: unset (the proxy Dockerfile's pinned
-#                          official nginx image) or the Debian-built nginx stand-in
+#                          official haproxy image) or the Debian-built haproxy stand-in
 #   choose_package_source  CALCULATOR_PIP_NO_INDEX: 1 (and a filled wheelhouse)
 #                          when containers cannot reach the package index
 #   describe_source        CALCULATOR_VERSION/REVISION/CREATED/SOURCE for the OCI labels
@@ -13,7 +13,7 @@
 
 stand_in=calculator-base:3.11-slim-bookworm
 official=$(sed -n 's/^ARG BASE_IMAGE=//p' "$root/Dockerfile")
-proxy_stand_in=calculator-proxy-base:nginx-bookworm
+proxy_stand_in=calculator-proxy-base:haproxy-bookworm
 proxy_official=$(sed -n 's/^ARG PROXY_BASE_IMAGE=//p' "$root/deploy/proxy/Dockerfile")
 
 choose_base() {
@@ -35,8 +35,8 @@ choose_proxy_base() {
     docker pull --quiet "$proxy_official" >/dev/null 2>&1; then
     say "proxy base image $proxy_official"
   else
-    say "no registry answers: using the Debian-built nginx stand-in $proxy_stand_in"
-    "$root/deploy/provision/base-image.sh" "$proxy_stand_in" nginx
+    say "no registry answers: using the Debian-built haproxy stand-in $proxy_stand_in"
+    "$root/deploy/provision/base-image.sh" "$proxy_stand_in" haproxy
     export PROXY_BASE_IMAGE=$proxy_stand_in
   fi
 }

@@ -2,7 +2,7 @@
 # Builds the calculator and proxy images with `docker compose build`, online or offline.
 #
 # Online: the Dockerfiles' digest-pinned python:3.11-slim-bookworm and
-# nginxinc/nginx-unprivileged, wheels from the package index. When no registry
+# haproxy, wheels from the package index. When no registry
 # answers, stand-in bases built from Debian packages (base-image.sh); when
 # containers cannot reach the index, a host-filled wheelhouse (wheelhouse.sh).
 # Same Dockerfiles and compose file either way: only build arguments differ.

@@ -12,10 +12,10 @@ from deployment_facts import Deployment, read_host_status
 
 # What each role runs: its user, its server program (PID 1), its configuration file, and
 # the stop signal that makes that server finish requests in progress.
-USER = {"app": "calculator", "proxy": "nginx"}
-SERVER = {"app": "gunicorn", "proxy": "nginx"}
-CONFIG = {"app": "/config/config.json", "proxy": "/etc/nginx/nginx.conf"}
-STOP_SIGNAL = {"app": {"SIGTERM", "15"}, "proxy": {"SIGQUIT", "3"}}
+USER = {"app": "calculator", "proxy": "haproxy"}
+SERVER = {"app": "gunicorn", "proxy": "haproxy"}
+CONFIG = {"app": "/config/config.json", "proxy": "/etc/haproxy/haproxy.cfg"}
+STOP_SIGNAL = {"app": {"SIGTERM", "15"}, "proxy": {"SIGUSR1", "10"}}
 APP_ONLY = frozenset({"app"})
 PROXY_ONLY = frozenset({"proxy"})
 
@@ -67,13 +67,12 @@ def check_config_readable(deployment: Deployment) -> tuple[bool, str]:
     return readable and not writable, f"{path} readable={readable} writable={writable}"
 
 
-@check("15", "exec-form command, the server (gunicorn, nginx) is PID 1 (or under docker-init)")
+@check("15", "exec-form command, the server (gunicorn, haproxy) is PID 1 (or under docker-init)")
 def check_pid1(deployment: Deployment) -> tuple[bool, str]:
     config = deployment.service["Config"]
     command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     shell_form = command[:2] in (["/bin/sh", "-c"], ["sh", "-c"])
     argv = deployment.pid1_argv()
-    # nginx rewrites its title to "nginx: master process ...", one string.
     words = " ".join(argv).split()[:2]
     is_server = any(Path(word).name.rstrip(":") == SERVER[deployment.role] for word in words)
     return is_server and not shell_form, f"PID 1: {' '.join(argv)[:90]}"
@@ -87,12 +86,12 @@ def check_healthcheck(deployment: Deployment) -> tuple[bool, str]:
     return defined and not uses_client, " ".join(test)[:90] or "no healthcheck"
 
 
-def nginx_shutdown_timeout(deployment: Deployment) -> float:
-    """nginx's worker_shutdown_timeout in seconds, read from the container's nginx.conf."""
+def proxy_stop_timeout(deployment: Deployment) -> float:
+    """HAProxy's hard-stop-after in seconds, read from the container's haproxy.cfg."""
     text = container_root.read_text(deployment.pid, CONFIG["proxy"])
-    match = re.search(r"^\s*worker_shutdown_timeout\s+(\d+)s?\s*;", text, re.MULTILINE)
+    match = re.search(r"^\s*hard-stop-after\s+(\d+)s?\s*$", text, re.MULTILINE)
     if match is None:
-        raise ValueError("nginx.conf sets no worker_shutdown_timeout: a stop could wait forever")
+        raise ValueError("haproxy.cfg sets no hard-stop-after: a stop could wait forever")
     return float(match[1])
 
 
@@ -102,7 +101,7 @@ def check_stop_grace(deployment: Deployment) -> tuple[bool, str]:
     grace = deployment.service["Config"].get("StopTimeout")
     grace_seconds = 10 if grace is None else int(grace)  # the engine's default
     if deployment.role == "proxy":
-        name, graceful = "worker_shutdown_timeout", nginx_shutdown_timeout(deployment)
+        name, graceful = "hard-stop-after", proxy_stop_timeout(deployment)
     else:
         name, graceful = "graceful_timeout", float(deployment.gunicorn()["graceful_timeout"])
     passed = signal in STOP_SIGNAL[deployment.role] and grace_seconds > graceful

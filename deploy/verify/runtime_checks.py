@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from typing import Any
@@ -118,6 +119,26 @@ def check_publishing(deployment: Deployment) -> tuple[bool, str]:
     loopback = all(entry.startswith(("127.0.0.1:", "::1:")) for entry in published)
     passed = bool(published) and loopback
     return passed, ", ".join(published) or "no published port"
+
+
+@check("22c", "the published port answers from the host", PROXY_ONLY)
+def check_published_port_answers(deployment: Deployment) -> tuple[bool, str]:
+    answered = []
+    for entry in published_ports(deployment):
+        address, _, _ = entry.partition("->")
+        host, _, port = address.rpartition(":")
+        # An unbound address ("*" or the any-address) is asked on the loopback.
+        host = "127.0.0.1" if host in {"*", "0.0.0.0"} else host.strip("[]")  # noqa: S104
+        try:
+            with socket.create_connection((host, int(port)), timeout=3) as connection:
+                connection.sendall(b"GET /livez HTTP/1.0\r\n\r\n")
+                status = connection.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
+        except OSError as error:
+            return False, f"{address}: {error}"
+        if " 200 " not in f"{status} ":
+            return False, f"{address}: {status or 'no answer'}"
+        answered.append(address)
+    return bool(answered), ", ".join(answered) or "no published port"
 
 
 @check("22a", "not published: reached through the proxy only", APP_ONLY)

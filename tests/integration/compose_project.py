@@ -5,6 +5,7 @@ The proxy publishes the port; the calculator's replicas sit behind it.
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Any
 
 import requests
 
-from .docker_cli import LOOPBACK, ROOT, docker, inspect, wait_for
+from .docker_cli import LOOPBACK, ROOT, docker, inspect, proxy_metrics, wait_for
 
 SERVICE = "calculator"
 PROXY = "proxy"
@@ -109,6 +110,27 @@ class ComposeProject:
         """The proxy's JSON access records, oldest first (its other log lines are skipped)."""
         shown = self.compose("logs", "--no-color", "--no-log-prefix", PROXY, timeout=60)
         return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
+
+    def access_record(self, request_id: str) -> dict[str, Any]:
+        """The proxy's one access record of a request, once it is written."""
+        wait_for(
+            lambda: any(r["request_id"] == request_id for r in self.access_records()),
+            seconds=10,
+            what=f"the access record of {request_id}",
+        )
+        (record,) = [r for r in self.access_records() if r["request_id"] == request_id]
+        return record
+
+    def replicas_up(self) -> int:
+        """How many replica addresses in the proxy's pool are UP (taking requests)."""
+        metrics = proxy_metrics(self.container_id(PROXY))
+        pattern = r'^haproxy_server_status\{proxy="calculator",server="app\d+",state="UP"\} 1$'
+        return len(re.findall(pattern, metrics, re.MULTILINE))
+
+    def addresses(self, container: str) -> set[str]:
+        """The container's addresses on the project's networks."""
+        networks = inspect(container)["NetworkSettings"]["Networks"].values()
+        return {network["IPAddress"] for network in networks}
 
     def container_ids(self, service: str = SERVICE) -> list[str]:
         """The ids of the service's running containers, in replica-number order."""

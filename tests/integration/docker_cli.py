@@ -2,10 +2,12 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,27 @@ def container_processes(container: str) -> list[tuple[int, int, str]]:
     return [(int(pid), int(ppid), args) for pid, ppid, args in rows]
 
 
+@contextmanager
+def frozen(container: str) -> Iterator[None]:
+    """Stop every process of the container with SIGSTOP for the block, then SIGCONT them all.
+
+    What a frozen replica looks like to the edge: its sockets accept (the kernel completes
+    the handshake) and nothing answers. `docker pause` does the same through the freezer
+    cgroup, but fails ("unable to freeze") when a process is busy in the kernel under load.
+    """
+    stopped = [pid for pid, _, _ in container_processes(container)]
+    try:
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        # Processes started meanwhile (a healthcheck's exec) were never stopped; resuming
+        # them does no harm, and a stopped one gone since is no error.
+        for pid in {*stopped, *(pid for pid, _, _ in container_processes(container))}:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
 def gunicorn_workers(container: str) -> tuple[int, set[int]]:
     """Return the gunicorn master's host pid and its workers' host pids."""
     processes = container_processes(container)
@@ -82,7 +105,16 @@ def gunicorn_workers(container: str) -> tuple[int, set[int]]:
     return masters[0], workers
 
 
-def nginx_workers(container: str) -> int:
-    """Return how many nginx worker processes run in the container."""
-    processes = container_processes(container)
-    return sum(args.startswith("nginx: worker process") for _, _, args in processes)
+def haproxy_threads(container: str) -> int:
+    """Return how many threads the container's HAProxy (its PID 1) runs."""
+    pid = int(docker("inspect", "--format", "{{.State.Pid}}", container).stdout)
+    return int(read_host_status(pid)["Threads"])
+
+
+def proxy_metrics(container: str) -> str:
+    """The edge's Prometheus exporter, asked inside the container on its internal port."""
+    script = (
+        "exec 3<>/dev/tcp/127.0.0.1/8405 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3"
+        " && cat <&3"
+    )
+    return docker("exec", container, "bash", "-c", script, timeout=30).stdout

@@ -1,6 +1,7 @@
 """HTTP at the socket level, for requests no client library will send: malformed, slow, cut."""
 
 import http.client
+import io
 import json
 import re
 import socket
@@ -37,6 +38,18 @@ def exchange(port: int, request: bytes, timeout: float = 10) -> Answer:
         return Answer(response.status, response.headers, response.read())
 
 
+def raw_answer(data: bytes) -> Answer:
+    """Parse an answer already read whole from a connection."""
+
+    class Replay:
+        def makefile(self, *_: object, **__: object) -> io.BufferedReader:
+            return io.BufferedReader(io.BytesIO(data))
+
+    response = http.client.HTTPResponse(Replay())  # type: ignore[arg-type]
+    response.begin()
+    return Answer(response.status, response.headers, response.read())
+
+
 def closed_by_peer(connection: socket.socket, timeout: float) -> bool:
     """True if the peer closes the connection within `timeout` seconds without sending data."""
     connection.settimeout(timeout)
@@ -48,7 +61,7 @@ def closed_by_peer(connection: socket.socket, timeout: float) -> bool:
         return False
 
 
-def assert_problem(answer: Answer, status: int) -> dict[str, object]:
+def assert_problem(answer: Answer, status: int, request_id: str | None = None) -> dict[str, object]:
     """The answer is the proxy's problem document for `status`, with every contract header."""
     assert answer.status == status, answer.body
     assert answer.headers["Content-Type"] == "application/problem+json"
@@ -61,5 +74,8 @@ def assert_problem(answer: Answer, status: int) -> dict[str, object]:
     assert isinstance(problem["detail"], str)
     assert problem["detail"]
     assert problem["instance"] == answer.headers["X-Request-ID"]
-    assert GENERATED_ID.fullmatch(answer.headers["X-Request-ID"])
+    if request_id is None:
+        assert GENERATED_ID.fullmatch(answer.headers["X-Request-ID"])
+    else:
+        assert answer.headers["X-Request-ID"] == request_id
     return problem

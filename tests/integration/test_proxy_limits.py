@@ -1,40 +1,32 @@
-"""The proxy's limits and its answers when no replica answers, on a stack of its own with
-rate limiting on, a low connection limit and a short upstream timeout."""
+"""The edge's limits, retries and answers when replicas fail, on a stack of its own with
+rate limiting on, a short upstream timeout and a CPU quota of one and a half."""
 
 import json
 import math
 import os
-import socket
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from typing import Any
 
 import pytest
 import requests
 
 from .compose_project import ComposeProject
-from .docker_cli import LOOPBACK, PREFIX, docker, free_port, nginx_workers, wait_for
+from .docker_cli import PREFIX, free_port, frozen, haproxy_threads, wait_for
 from .raw_http import Answer, assert_problem
 
 pytestmark = pytest.mark.integration
 
 RATE = 5  # requests per second per client address
-CONNECTIONS = 3  # requests in progress per client address
 UPSTREAM_TIMEOUT = 2  # seconds
-PROXY_CPUS = "1.5"  # a quota of one and a half CPUs: nginx rounds it up to 2 workers
-# Slower than the rate, so the requests of a test are never refused for it.
-PACE = 1.5 / RATE
+PROXY_CPUS = "1.5"  # a quota of one and a half CPUs: HAProxy rounds it up to 2 threads
 TIMEOUT = 15
 
 
 @pytest.fixture(scope="module")
 def limited(image: str) -> Iterator[ComposeProject]:
-    """A stack with PROXY_RATE_LIMIT, PROXY_RATE_BURST=0, PROXY_CONNECTIONS_PER_CLIENT,
-    PROXY_UPSTREAM_TIMEOUT and PROXY_CPUS set."""
+    """A stack with PROXY_RATE_LIMIT, PROXY_UPSTREAM_TIMEOUT and PROXY_CPUS set."""
     settings = {
         "PROXY_RATE_LIMIT": str(RATE),
-        "PROXY_RATE_BURST": "0",
-        "PROXY_CONNECTIONS_PER_CLIENT": str(CONNECTIONS),
         "PROXY_UPSTREAM_TIMEOUT": str(UPSTREAM_TIMEOUT),
         "PROXY_CPUS": PROXY_CPUS,
     }
@@ -47,22 +39,18 @@ def answer(response: requests.Response) -> Answer:
     return Answer(response.status_code, response.headers, response.content)  # type: ignore[arg-type]
 
 
-def record_of(project: ComposeProject, request_id: str) -> dict[str, object]:
-    """The proxy's one access record of a request."""
-    wait_for(
-        lambda: any(r["request_id"] == request_id for r in project.access_records()),
-        seconds=10,
-        what=f"the access record of {request_id}",
-    )
-    (record,) = [r for r in project.access_records() if r["request_id"] == request_id]
-    return record
+def passes(project: ComposeProject) -> bool:
+    """True when a request is let through the rate limit again."""
+    return requests.get(f"{project.base_url}/livez", timeout=TIMEOUT).status_code == 200
 
 
 def test_rate_limit_answers_429_with_retry_after(limited: ComposeProject) -> None:
-    """Requests above the rate from one address get 429 with Retry-After; later ones pass."""
+    """Requests above the rate from one address get a 429 problem with Retry-After; once the
+    window has passed, requests pass again."""
+    wait_for(lambda: passes(limited), seconds=10, what="a request under the rate")
     with requests.Session() as session:
         statuses = []
-        for _ in range(10):
+        for _ in range(RATE * 3):
             response = session.get(f"{limited.base_url}/livez", timeout=TIMEOUT)
             statuses.append(response.status_code)
             if response.status_code == 429:
@@ -70,80 +58,76 @@ def test_rate_limit_answers_429_with_retry_after(limited: ComposeProject) -> Non
                 assert response.headers["Retry-After"] == "1"
         assert 429 in statuses
         assert set(statuses) <= {200, 429}
-        time.sleep(1.1)
-        assert session.get(f"{limited.base_url}/livez", timeout=TIMEOUT).status_code == 200
+    wait_for(lambda: passes(limited), seconds=10, what="a request after the window")
 
 
-def test_requests_in_progress_per_client_are_limited(limited: ComposeProject) -> None:
-    """With the address's connection limit held by bodies in progress, one more request gets
-    503 with Retry-After; once they are gone, requests pass again."""
-    with ExitStack() as held:
-        for _ in range(CONNECTIONS):
-            time.sleep(PACE)
-            connection = held.enter_context(
-                socket.create_connection((LOOPBACK, limited.port), timeout=TIMEOUT)
+def send_while_frozen(
+    project: ComposeProject, method: str, tag: str
+) -> tuple[requests.Response, dict[str, Any]]:
+    """With every replica in the pool and the first one frozen, send requests until one was
+    given to the frozen one (round robin: within as many requests as there are replicas);
+    return that answer with its access record."""
+    replicas = project.container_ids()
+    wait_for(lambda: project.replicas_up() == len(replicas), seconds=15, what="every replica UP")
+    victim = replicas[0]
+    victim_addresses = project.addresses(victim)
+    url = f"{project.base_url}/evaluate" if method == "POST" else f"{project.base_url}/add"
+    with frozen(victim):
+        for number in range(len(replicas)):
+            request_id = f"{tag}-{number}"
+            response = requests.request(
+                method,
+                url,
+                params=None if method == "POST" else {"a": "1", "b": "2"},
+                data=json.dumps(["1 + 1"]) if method == "POST" else None,
+                headers={"X-Request-ID": request_id, "Content-Type": "application/json"},
+                timeout=TIMEOUT * 2,
             )
-            connection.sendall(
-                b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b'Content-Length: 100\r\n\r\n["1'
+            record = project.access_record(request_id)
+            tried = record["retries"] != "0" or record["upstream"].rsplit(":", 1)[0] in (
+                victim_addresses
             )
-        time.sleep(PACE)
-        refused = requests.get(f"{limited.base_url}/livez", timeout=TIMEOUT)
-        assert_problem(answer(refused), 503)
-        assert refused.headers["Retry-After"] == "1"
-    time.sleep(PACE)
-    assert requests.get(f"{limited.base_url}/livez", timeout=TIMEOUT).status_code == 200
+            if tried:
+                break
+    wait_for(lambda: passes(project), seconds=10, what="the stack serving again")
+    assert tried, f"no request was given to the frozen replica: {record}"
+    return response, record
 
 
-def test_replicas_not_answering_give_504_get_retried_post_not(limited: ComposeProject) -> None:
-    """With every replica frozen, a GET is tried on each replica and a POST on one only
-    (never sent twice); both end in a 504 problem."""
-    replicas = limited.container_ids()
-    docker("pause", *replicas)
-    try:
-        time.sleep(PACE)
-        got = requests.get(
-            f"{limited.base_url}/add?a=1&b=2",
-            headers={"X-Request-ID": "limits-get"},
-            timeout=TIMEOUT * 2,
-        )
-        time.sleep(PACE)
-        posted = requests.post(
-            f"{limited.base_url}/evaluate",
-            data=json.dumps(["1 + 1"]),
-            headers={"X-Request-ID": "limits-post", "Content-Type": "application/json"},
-            timeout=TIMEOUT * 2,
-        )
-    finally:
-        docker("unpause", *replicas)
-    assert got.status_code == 504
-    assert posted.status_code == 504
-    for response in (got, posted):
-        problem = json.loads(response.content)
-        assert response.headers["Content-Type"] == "application/problem+json"
-        assert problem["status"] == 504
-        assert problem["title"] == "Gateway Timeout"
-    assert problem["instance"] == "limits-post"
-    get_tries = str(record_of(limited, "limits-get")["upstream"]).split(", ")
-    post_tries = str(record_of(limited, "limits-post")["upstream"]).split(", ")
-    assert len(set(get_tries)) == len(replicas)
-    assert len(post_tries) == 1
+def test_get_is_retried_on_another_replica(limited: ComposeProject) -> None:
+    """A GET given to a replica that gives no answer in time is sent again to another one:
+    the client gets 200 and the access record counts the retry."""
+    response, record = send_while_frozen(limited, "GET", "limits-get")
+    assert response.status_code == 200, record
+    assert record["retries"] != "0", record
+    assert record["termination"] == "----"
 
 
-def test_no_replica_running_gives_502(limited: ComposeProject) -> None:
-    """With every replica stopped, the proxy answers a 502 problem (the last test here)."""
-    stopped = limited.compose("stop", "calculator", timeout=120)
-    assert stopped.returncode == 0, stopped.stderr
-    time.sleep(PACE)
-    response = requests.get(f"{limited.base_url}/add?a=1&b=2", timeout=TIMEOUT)
-    assert response.status_code == 502
-    problem = json.loads(response.content)
-    assert problem["title"] == "Bad Gateway"
-    assert problem["instance"] == response.headers["X-Request-ID"]
+def test_post_that_reached_a_replica_is_not_sent_again(limited: ComposeProject) -> None:
+    """A POST given to a replica that gives no answer in time is never sent again: a 504
+    problem, and the record counts no retry."""
+    response, record = send_while_frozen(limited, "POST", "limits-post")
+    assert response.status_code == 504, record
+    assert_problem(answer(response), 504, request_id=record["request_id"])
+    assert record["retries"] == "0"
+    assert record["termination"].startswith("sH")
 
 
-def test_nginx_workers_follow_the_cpu_quota(limited: ComposeProject) -> None:
-    """nginx starts one worker per CPU of its quota (rounded up), not one per host CPU."""
-    assert nginx_workers(limited.container_id("proxy")) == min(
+def test_haproxy_threads_follow_the_cpu_quota(limited: ComposeProject) -> None:
+    """HAProxy starts one thread per CPU of its quota (rounded up), not one per host CPU."""
+    assert haproxy_threads(limited.container_id("proxy")) == min(
         len(os.sched_getaffinity(0)), math.ceil(float(PROXY_CPUS))
     )
+
+
+def test_no_replica_running_gives_503(limited: ComposeProject) -> None:
+    """With every replica stopped, the edge answers a 503 problem (the last test here)."""
+    stopped = limited.compose("stop", "calculator", timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(
+        lambda: requests.get(f"{limited.base_url}/add?a=1&b=2", timeout=TIMEOUT).status_code == 503,
+        seconds=10,
+        what="503 once the replicas are gone",
+    )
+    response = requests.get(f"{limited.base_url}/add?a=1&b=2", timeout=TIMEOUT)
+    assert_problem(answer(response), 503)

@@ -38,10 +38,16 @@ def stack() -> dict[str, Any]:
     return load(STACK_FILES[0])
 
 
+def default(value: object) -> str:
+    """The default of a `${VARIABLE:-default}` value, or the value itself."""
+    written = str(value)
+    match = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", written)
+    return match[1] if match else written
+
+
 def seconds(value: str) -> int:
     """Seconds of a duration written as `Ns` or `${VARIABLE:-Ns}` (its default)."""
-    default = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", value)
-    match = DURATION.match(default[1] if default else value)
+    match = DURATION.match(default(value))
     assert match is not None, f"not a duration in seconds: {value!r}"
     return int(match[1])
 
@@ -68,7 +74,8 @@ def test_hardened_without_compose_only_keys(stack: dict[str, Any], service: str)
     assert set(resources["reservations"]) == {"cpus", "memory"}
     assert spec["deploy"]["restart_policy"]["condition"] in {"any", "on-failure"}
     assert set(spec["logging"]["options"]) == {"max-size", "max-file"}
-    assert seconds(spec["stop_grace_period"]) > 25  # gunicorn's 20 s, nginx's 25 s
+    # Longer than gunicorn's graceful timeout (20 s) and HAProxy's hard-stop-after (25 s).
+    assert seconds(spec["stop_grace_period"]) > 25
 
 
 def test_calculator_updates_are_health_gated_and_roll_back(stack: dict[str, Any]) -> None:
@@ -115,3 +122,32 @@ def test_config_and_secret_are_content_named_files_for_the_service(stack: dict[s
     assert "${CALCULATOR_API_KEYS_HASH" in keys["secrets"][secret["source"]]["name"]
     environment = keys["services"]["calculator"]["environment"]
     assert environment["CALCULATOR_API_KEYS_FILE"] == f"/run/secrets/{secret['target']}"
+
+
+def image_variable(image: str) -> str:
+    """The variable an `image:` value is read from (`${NAME:-...}` or `${NAME:?...}`)."""
+    match = re.fullmatch(r"\$\{([A-Z_]+)[:?-].*\}", image)
+    assert match is not None, f"the image is not read from a variable: {image!r}"
+    return match[1]
+
+
+def test_the_edge_is_compose_s_edge(stack: dict[str, Any]) -> None:
+    """The Swarm stack runs the edge compose.yaml runs: the same image variable and command,
+    the same PROXY_* settings and defaults, port, descriptors, limits, stop grace, health
+    schedule and log rotation."""
+    compose = load(ROOT / "compose.yaml")["services"]["proxy"]
+    swarm = stack["services"]["proxy"]
+    assert image_variable(swarm["image"]) == image_variable(compose["image"])
+    assert image_variable(compose["image"]) == "CALCULATOR_PROXY_IMAGE"
+    for service in (compose, swarm):
+        assert not {"command", "entrypoint"} & set(service)  # the image's own: proxy-start
+    assert swarm["environment"] == compose["environment"]
+    assert swarm["ports"][0]["target"] == int(compose["ports"][0].rsplit(":", 1)[1])
+    assert swarm["ulimits"] == compose["ulimits"]
+    limits = swarm["deploy"]["resources"]["limits"]
+    assert float(limits["cpus"]) == float(default(compose["cpus"]))
+    assert limits["memory"].lower() == default(compose["mem_limit"]).lower()
+    assert limits["pids"] == compose["pids_limit"]
+    assert swarm["stop_grace_period"] == compose["stop_grace_period"]
+    assert swarm["healthcheck"] == compose["healthcheck"]
+    assert swarm["logging"] == compose["logging"]
