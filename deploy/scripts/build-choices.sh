@@ -14,31 +14,13 @@
 stand_in=calculator-base:3.11-slim-bookworm
 official=$(sed -n 's/^ARG BASE_IMAGE=//p' "$root/Dockerfile")
 proxy_stand_in=calculator-proxy-base:haproxy-bookworm
-proxy_official=$(sed -n 's/^ARG PROXY_BASE_IMAGE=//p' "$root/deploy/proxy/Dockerfile")
 
 choose_base() {
-  if [ -n "${BASE_IMAGE:-}" ]; then
-    say "base image $BASE_IMAGE (from BASE_IMAGE)"
-  elif docker image inspect "$official" >/dev/null 2>&1 || docker pull --quiet "$official" >/dev/null 2>&1; then
-    say "base image $official"
-  else
-    say "no registry answers: using the Debian-built stand-in $stand_in"
-    "$root/deploy/provision/base-image.sh" "$stand_in"
-    export BASE_IMAGE=$stand_in
-  fi
+  base_or_stand_in BASE_IMAGE "$root/Dockerfile" "$stand_in" python
 }
 
 choose_proxy_base() {
-  if [ -n "${PROXY_BASE_IMAGE:-}" ]; then
-    say "proxy base image $PROXY_BASE_IMAGE (from PROXY_BASE_IMAGE)"
-  elif docker image inspect "$proxy_official" >/dev/null 2>&1 ||
-    docker pull --quiet "$proxy_official" >/dev/null 2>&1; then
-    say "proxy base image $proxy_official"
-  else
-    say "no registry answers: using the Debian-built haproxy stand-in $proxy_stand_in"
-    "$root/deploy/provision/base-image.sh" "$proxy_stand_in" haproxy
-    export PROXY_BASE_IMAGE=$proxy_stand_in
-  fi
+  base_or_stand_in PROXY_BASE_IMAGE "$root/deploy/proxy/Dockerfile" "$proxy_stand_in" haproxy
 }
 
 # A container on the default bridge tries the index, as the build's RUN steps would.
