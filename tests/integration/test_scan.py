@@ -130,18 +130,26 @@ def stale_cache_volume(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     yield from loaded_volume(name, dt.timedelta(days=30), tmp_path_factory.mktemp("stale-db"))
 
 
+def throwaway_image(
+    tmp_path_factory: pytest.TempPathFactory, name: str, files: dict[str, str]
+) -> Iterator[str]:
+    """Build `files` (a Dockerfile among them) as this run's image `name`; remove it after."""
+    require_docker()
+    tag = build_image(
+        f"calculator-scan-test-{RUN_ID}-{name}:latest", tmp_path_factory.mktemp(name), files
+    )
+    yield tag
+    remove_image(tag)
+
+
 @pytest.fixture(scope="module")
 def harmless_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway image with nothing to find in it."""
-    require_docker()
     files = {
         "Dockerfile": "FROM scratch\nCOPY greeting.txt /srv/greeting.txt\n",
         "greeting.txt": "hello\n",
     }
-    context = tmp_path_factory.mktemp("clean-image")
-    tag = build_image(f"calculator-scan-test-{RUN_ID}-clean:latest", context, files)
-    yield tag
-    remove_image(tag)
+    yield from throwaway_image(tmp_path_factory, "clean", files)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +168,6 @@ def clean_scan(
 @pytest.fixture(scope="module")
 def outdated_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Debian 12 image whose package records claim an old libssl3 and a future tzdata."""
-    require_docker()
     status = "".join(
         f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
         f"Architecture: {architecture}\nVersion: {version}\nDescription: test record\n\n"
@@ -177,10 +184,7 @@ def outdated_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
         "status": status,
     }
-    context = tmp_path_factory.mktemp("outdated-image")
-    tag = build_image(f"calculator-scan-test-{RUN_ID}-outdated:latest", context, files)
-    yield tag
-    remove_image(tag)
+    yield from throwaway_image(tmp_path_factory, "outdated", files)
 
 
 @pytest.fixture(scope="module")
