@@ -106,9 +106,11 @@ class ComposeProject:
         shown = self.compose("logs", "--no-color", "--tail", "200", *chosen, timeout=60)
         return shown.stdout + shown.stderr
 
-    def access_records(self) -> list[dict[str, Any]]:
-        """The proxy's JSON access records, oldest first (its other log lines are skipped)."""
-        shown = self.compose("logs", "--no-color", "--no-log-prefix", PROXY, timeout=60)
+    def access_records(self, since: str = "") -> list[dict[str, Any]]:
+        """The proxy's JSON access records, oldest first (its other log lines are skipped);
+        only those logged from `since` (an RFC 3339 time) if given."""
+        after = ("--since", since) if since else ()
+        shown = self.compose("logs", "--no-color", "--no-log-prefix", *after, PROXY, timeout=60)
         return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
 
     def access_record(self, request_id: str) -> dict[str, Any]:
