@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from statistics import median
+from typing import NamedTuple
 
 from containers import MIB, Cgroup, ensure_wrk
 
@@ -133,6 +134,24 @@ def measure(url: str, cgroups: dict[str, Cgroup], seconds: int, script: Path | N
     return Round(requests, taken, p99, used)
 
 
+class Medians(NamedTuple):
+    """The medians of one path's rounds under one load."""
+
+    throughput: float
+    p99_ms: float
+    cpu_us: float
+    """CPU per request of the path's containers."""
+
+
+def medians(rounds: list[Round], *containers: str) -> Medians:
+    """Requests/s, p99 ms and CPU us per request of the given containers: round medians."""
+    return Medians(
+        median([r.throughput for r in rounds]),
+        median([r.p99_ms for r in rounds]),
+        median([r.cpu_us_per_request(*containers) for r in rounds]),
+    )
+
+
 @dataclass(frozen=True)
 class Load:
     """The rounds of one load shape, on both paths."""
@@ -140,18 +159,19 @@ class Load:
     direct: list[Round]
     proxied: list[Round]
 
+    def paths(self) -> tuple[Medians, Medians]:
+        """The replica's medians directly, then the proxy's and the replica's through it."""
+        return medians(self.direct, "replica"), medians(self.proxied, "replica", "proxy")
+
+    def ratios(self) -> Medians:
+        """Each median through the proxy over the same median directly."""
+        direct, proxied = self.paths()
+        return Medians(*(p / d for p, d in zip(proxied, direct, strict=True)))
+
     def added_p99_ms(self) -> float:
         """The proxy's p99 over the direct path's (medians of the rounds)."""
-        return median([r.p99_ms for r in self.proxied]) - median([r.p99_ms for r in self.direct])
-
-
-def medians(rounds: list[Round], *containers: str) -> tuple[float, float, float]:
-    """Requests/s, p99 ms and CPU us per request of the given containers: round medians."""
-    return (
-        median([r.throughput for r in rounds]),
-        median([r.p99_ms for r in rounds]),
-        median([r.cpu_us_per_request(*containers) for r in rounds]),
-    )
+        direct, proxied = self.paths()
+        return proxied.p99_ms - direct.p99_ms
 
 
 def report(loads: dict[str, Load], memory: dict[str, int]) -> str:
@@ -168,35 +188,30 @@ def report(loads: dict[str, Load], memory: dict[str, int]) -> str:
     ]
     for name, load in loads.items():
         lines.append(shapes[name])
-        direct = medians(load.direct, "replica")
-        proxied = medians(load.proxied, "replica", "proxy")
-        own = medians(load.proxied, "proxy")[2]
+        direct, proxied = load.paths()
+        own = medians(load.proxied, "proxy").cpu_us
         lines.append(
-            f"{'  calculator directly':44}{direct[0]:>12.0f}{direct[1]:>9.2f}{direct[2]:>16.1f}"
+            f"{'  calculator directly':44}{direct.throughput:>12.0f}{direct.p99_ms:>9.2f}"
+            f"{direct.cpu_us:>16.1f}"
         )
         lines.append(
-            f"{'  through the proxy':44}{proxied[0]:>12.0f}{proxied[1]:>9.2f}{proxied[2]:>16.1f}"
-            f"{own:>13.1f}"
+            f"{'  through the proxy':44}{proxied.throughput:>12.0f}{proxied.p99_ms:>9.2f}"
+            f"{proxied.cpu_us:>16.1f}{own:>13.1f}"
         )
 
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
 
-    def ratio(load: Load, figure: int) -> float:
-        return (
-            medians(load.proxied, "replica", "proxy")[figure]
-            / medians(load.direct, "replica")[figure]
-        )
-
-    throughput, cpu = ratio(loads["saturated"], 0), ratio(loads["steady"], 2)
-    rates = ratio(loads["steady"], 0)
+    throughput = loads["saturated"].ratios().throughput
+    cpu = loads["steady"].ratios().cpu_us
+    rates = loads["steady"].ratios().throughput
     added = loads["paced"].added_p99_ms()
     lines += [
         f"proxy: throughput {throughput:.2f}x saturated (target >= {THROUGHPUT_TARGET}x: "
         f"{verdict(throughput >= THROUGHPUT_TARGET)})",
         f"proxy: CPU per request {cpu:.2f}x steady (target <= {CPU_TARGET}x: "
-        f"{verdict(cpu <= CPU_TARGET)}); {ratio(loads['saturated'], 2):.2f}x saturated, "
-        f"{ratio(loads['paced'], 2):.2f}x paced",
+        f"{verdict(cpu <= CPU_TARGET)}); {loads['saturated'].ratios().cpu_us:.2f}x saturated, "
+        f"{loads['paced'].ratios().cpu_us:.2f}x paced",
         f"proxy: p99 {added:+.2f} ms paced (target < {P99_BUDGET_MS:g} ms: "
         f"{verdict(added < P99_BUDGET_MS)}), {loads['saturated'].added_p99_ms():+.2f} ms "
         f"saturated",
